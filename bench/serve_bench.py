@@ -1,0 +1,124 @@
+"""Throughput and latency of the HTTP prediction service on loopback.
+
+Starts the service in this process (uvicorn in a background thread, 127.0.0.1, a free port), sends
+a bounded number of requests from a pool of concurrent clients and prints requests/s, inputs/s and
+p50/p95 latency for 1 and for 8 inputs per request.
+
+    PYTHONPATH=src python bench/serve_bench.py                  # fake predictor: the HTTP layer alone
+    PYTHONPATH=src python bench/serve_bench.py runs/pets -n 200 -c 8
+
+Without a run folder the predictor is a stand-in that labels an image by its mean intensity, so the
+numbers show what parsing, decoding and the service cost on their own. All traffic stays on
+127.0.0.1.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from headstart.export.serve import create_app, serve_in_background
+
+MAX_REQUESTS = 5000
+
+
+class MeanIntensityPredictor:
+    """Stand-in predictor: 'dark' or 'bright' by mean pixel value; costs about what a resize does."""
+
+    classes = ["dark", "bright"]
+    modality = "image"
+
+    def predict(self, inputs, top_k=5, batch_size=32, tta=False):
+        results = []
+        for image in inputs:
+            mean = float(np.asarray(image.resize((64, 64)), dtype=np.float32).mean()) / 255.0
+            probs = {"dark": 1.0 - mean, "bright": mean}
+            ranked = sorted(probs.items(), key=lambda kv: -kv[1])[:top_k]
+            top = [{"label": k, "probability": v} for k, v in ranked]
+            results.append({"label": top[0]["label"], "probability": top[0]["probability"], "top_k": top})
+        return results
+
+
+def _jpeg(size: int, seed: int) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _request_kwargs(modality: str, count: int, size: int) -> dict:
+    if modality == "image":
+        return {"files": [("file", (f"{i}.jpg", _jpeg(size, i), "image/jpeg")) for i in range(count)]}
+    return {"json": {"texts": [f"benchmark sentence number {i}, of moderate length." for i in range(count)]}}
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def run_load(url: str, kwargs: dict, requests: int, concurrency: int) -> dict:
+    """Send ``requests`` identical requests from ``concurrency`` threads; return the timings."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    with httpx.Client(base_url=url, timeout=120, limits=limits) as client:
+        for _ in range(min(3, requests)):  # warm up connections and the model
+            client.post("/predict", **kwargs).raise_for_status()
+
+        def one(_: int) -> float:
+            began = time.perf_counter()
+            client.post("/predict", **kwargs).raise_for_status()
+            return time.perf_counter() - began
+
+        began = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            latencies = list(pool.map(one, range(requests)))
+        elapsed = time.perf_counter() - began
+    return {"elapsed": elapsed, "latencies": latencies}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", nargs="?", type=Path, help="run folder to serve (default: a fake predictor)")
+    parser.add_argument("-n", "--requests", type=int, default=200, help=f"requests per row (at most {MAX_REQUESTS})")
+    parser.add_argument("-c", "--concurrency", type=int, default=8, help="concurrent clients")
+    parser.add_argument("--inputs", type=int, nargs="+", default=[1, 8], help="inputs per request, one row each")
+    parser.add_argument("--size", type=int, default=224, help="side of the JPEG images sent, in pixels")
+    parser.add_argument("--device", default=None, help="torch device for a real run")
+    args = parser.parse_args()
+    if not 1 <= args.requests <= MAX_REQUESTS or args.concurrency < 1 or min(args.inputs) < 1:
+        parser.error(f"--requests must be 1..{MAX_REQUESTS}; --concurrency and --inputs at least 1")
+
+    if args.run is None:
+        predictor, source = MeanIntensityPredictor(), "fake predictor (mean intensity)"
+    else:
+        from headstart.export.predictor import Predictor
+
+        predictor, source = Predictor.from_run(args.run, device=args.device), str(args.run)
+    app = create_app(predictor, max_files=max(32, max(args.inputs)), max_texts=max(256, max(args.inputs)),
+                     max_upload_bytes=64 * 2**20)
+
+    sent = f", {args.size}px JPEG" if predictor.modality == "image" else ""
+    print(f"serving {source} ({predictor.modality}) on 127.0.0.1; {args.requests} requests per row, "
+          f"{args.concurrency} concurrent clients{sent}")
+    header = (f"{'inputs/req':>10} {'requests':>8} {'req/s':>8} {'inputs/s':>9} "
+              f"{'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    print(header)
+    print("-" * len(header))
+    with serve_in_background(app, host="127.0.0.1") as url:
+        for count in args.inputs:
+            result = run_load(url, _request_kwargs(predictor.modality, count, args.size),
+                              args.requests, args.concurrency)
+            ms = [t * 1000 for t in result["latencies"]]
+            rate = args.requests / result["elapsed"]
+            print(f"{count:>10} {args.requests:>8} {rate:>8.1f} {rate * count:>9.1f} "
+                  f"{statistics.median(ms):>8.1f} {_percentile(ms, 95):>8.1f} {max(ms):>8.1f}")
+
+
+if __name__ == "__main__":
+    main()

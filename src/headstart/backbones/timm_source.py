@@ -1,0 +1,103 @@
+"""timm models as backbones (``timm:convnext_tiny``).
+
+timm already knows each model's classifier (``reset_classifier(0)`` gives pooled features), its
+pretrained data config and its layer groups (``group_matcher``); we use all three.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import timm
+import torch
+from timm.models import _manipulate
+
+from .base import Backbone, LayerGroup
+from .data_config import DataConfig
+from .offline import offline_error
+from .registry import SourceEntry, register_source
+from .weights_file import apply_state_dict, read_state_dict
+
+
+def data_config_from_timm(model: torch.nn.Module) -> DataConfig:
+    cfg = timm.data.resolve_model_data_config(model)
+    return DataConfig(
+        input_size=tuple(int(x) for x in cfg["input_size"]),
+        mean=tuple(float(x) for x in cfg["mean"]),
+        std=tuple(float(x) for x in cfg["std"]),
+        interpolation=str(cfg.get("interpolation", "bicubic")),
+        crop_pct=float(cfg.get("crop_pct", 0.875)),
+    )
+
+
+def timm_layer_groups(model: torch.nn.Module, prefix: str = "model.") -> list[LayerGroup] | None:
+    """Ordered groups from timm's coarse group matcher; None when the model has no matcher."""
+    if not hasattr(model, "group_matcher"):
+        return None
+    try:
+        grouped = _manipulate.group_parameters(model, model.group_matcher(coarse=True))
+    except Exception:
+        return None
+    groups: list[LayerGroup] = []
+    for gid in sorted(grouped):
+        names = list(grouped[gid])
+        common = os.path.commonprefix([n.split(".") for n in names])
+        label = ".".join(common) if common else "+".join(dict.fromkeys(n.split(".")[0] for n in names))
+        if gid == 0 and len(groups) == 0:
+            label = "stem" if not common or len(names) > 1 else label
+        if any(g.name == label for g in groups):
+            label = f"{label}[{len(groups)}]"
+        groups.append(LayerGroup(label, [prefix + n for n in names]))
+    seen = {n for g in groups for n in g.param_names}
+    rest = [prefix + n for n, _ in model.named_parameters() if prefix + n not in seen]
+    if rest:
+        groups.append(LayerGroup("other", rest))
+    return groups
+
+
+class TimmBackbone(Backbone):
+    """A timm model created with ``num_classes=0``: it outputs pooled (pre-logits) features."""
+
+    def __init__(self, model_name: str, weights: str = "imagenet", **kwargs: Any):
+        super().__init__(f"timm:{model_name}", "timm", {"options": dict(kwargs)})
+        pretrained = weights == "imagenet"
+        try:
+            model = timm.create_model(model_name, pretrained=pretrained, num_classes=0, **kwargs)
+        except RuntimeError as exc:
+            if "pretrained" in str(exc).lower():
+                raise offline_error(self.name, "timm has no pretrained weights for it", exc) from None
+            raise
+        except Exception as exc:
+            if not pretrained:
+                raise
+            cache = os.environ.get("HF_HUB_CACHE") or os.path.join(
+                os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")), "hub")
+            raise offline_error(self.name, cache, exc) from None
+        self.model = model
+        # MobileNetV3 and friends have a conv head after the pooled features: pre-logits width
+        self.num_features = int(getattr(model, "head_hidden_size", None) or model.num_features)
+        self.data_config = data_config_from_timm(model)
+        self.load_report = None
+        if weights not in ("imagenet", "none"):
+            self.load_report = apply_state_dict(self.model, read_state_dict(weights), weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def group_param_names(self) -> list[LayerGroup]:
+        return timm_layer_groups(self.model) or super().group_param_names()
+
+
+def _build(model_name: str, weights: str = "imagenet", **options: Any) -> Backbone:
+    return TimmBackbone(model_name, weights, **options)
+
+
+register_source(
+    SourceEntry(
+        prefix="timm",
+        build=_build,
+        has_model=lambda name: bool(timm.list_models(name.split(".")[0])),
+        list_models=lambda pattern="*": timm.list_models(pattern),
+        description="timm models (pretrained=True loads timm's default tag)",
+    )
+)

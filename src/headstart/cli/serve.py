@@ -1,0 +1,52 @@
+"""``headstart serve RUN``: answer predictions for a trained run over HTTP.
+
+The heavy imports (FastAPI, uvicorn, torch through the Predictor) happen inside the command so
+``headstart --help`` stays fast.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from headstart.cli.app import app
+from headstart.errors import RunError
+
+_HELP = """Serve a trained run as an HTTP prediction service (FastAPI + uvicorn).
+
+Endpoints: GET /health, GET /labels, POST /predict, and interactive docs at /docs.
+
+Example:
+
+    headstart serve runs/pets --port 8000
+
+    curl -F file=@cat.jpg -F file=@dog.jpg 'http://127.0.0.1:8000/predict?top_k=3'
+
+A text run takes JSON instead:
+
+    curl -H 'Content-Type: application/json' -d '{"texts": ["great value"]}' http://127.0.0.1:8000/predict
+
+The service listens on 127.0.0.1 only; pass --host 0.0.0.0 to expose it to your network.
+"""
+
+
+@app.command("serve", help=_HELP)
+def serve_command(
+    run: Path = typer.Argument(..., help="Run folder written by `headstart train` (holds model.json)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on; 0.0.0.0 exposes it to the network."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port to listen on."),
+    max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", min=0.01,
+                                        help="Largest request body accepted, in MB (all files of one request)."),
+    top_k: int = typer.Option(5, "--top-k", min=1,
+                              help="Best labels returned per input unless ?top_k= asks otherwise."),
+    device: str | None = typer.Option(None, "--device",
+                                      help="Torch device, e.g. cpu or cuda:0 (default: best available)."),
+) -> None:
+    """Load RUN's predictor and serve it until Ctrl+C."""
+    if not run.is_dir():
+        raise RunError(f"run folder {str(run)!r} does not exist.",
+                       "Pass the folder `headstart train` wrote, e.g. runs/<name>.")
+    from headstart.export.serve import serve
+
+    typer.echo(f"Serving {run} on http://{host}:{port} (docs at http://{host}:{port}/docs); Ctrl+C stops.")
+    serve(run, host=host, port=port, max_upload_bytes=int(max_upload_mb * 2**20), top_k=top_k, device=device)

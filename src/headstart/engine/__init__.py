@@ -1,0 +1,1 @@
+"""The Lightning-based engine that runs a strategy's phases."""

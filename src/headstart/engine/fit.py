@@ -1,0 +1,156 @@
+"""Run a plan of phases with Lightning, resumably.
+
+For each phase: make exactly its groups trainable, print the parameter report, build a fresh
+ClassifierModule (so the optimizer holds the groups trainable *now*, newly unfrozen ones included)
+and a fresh Trainer, and fit. ``state.json`` in the run folder records finished phases and the
+epoch history; each phase's weights are saved at its end, and Lightning's ``last.ckpt`` lets an
+interrupted phase continue where it stopped (optimizer, scheduler and epoch included).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from ..model import TransferModel
+from ..params.freezing import set_trainable
+from ..params.param_groups import discriminative_param_groups
+from ..params.report import ParamReport, parameter_report
+from ..run_files import read_json, write_json, write_safetensors
+from ..strategies.base import Phase
+from .checkpoint_io import AtomicCheckpointIO
+from .history import EpochHistory
+from .module import ClassifierModule
+from .runtime import is_convnet, quiet_lightning, resolve_accelerator, resolve_precision
+
+
+@dataclass
+class EngineOptions:
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    num_nodes: int = 1
+    precision: str = "auto"
+    seed: int = 0
+    weight_decay: float = 0.01
+    label_smoothing: float = 0.0
+    class_weights: torch.Tensor | None = None
+    early_stopping_patience: int | None = None
+    progress_bar: bool = True
+    channels_last: str | bool = "auto"
+    limit_train_batches: int | float | None = None
+    extra_callbacks: list[Any] = field(default_factory=list)
+
+
+PhaseData = Callable[[int, Phase, TransferModel], tuple[Any, bool]]  # -> (datamodule, features_input)
+
+
+def trainable_spec(phase: Phase, model: TransferModel) -> list[str] | str:
+    names = [g.name for g in model.layer_groups()]
+    if isinstance(phase.trainable, int):
+        return names[-phase.trainable:]
+    if phase.trainable == "lora":
+        return ["head"]
+    return phase.trainable
+
+
+def phase_report(model: TransferModel, phase: Phase, weight_decay: float) -> ParamReport:
+    set_trainable(model, trainable_spec(phase, model))
+    if phase.trainable == "lora":
+        for n, p in model.named_parameters():
+            if "lora_" in n:
+                p.requires_grad_(True)
+    groups = discriminative_param_groups(model, phase.head_lr, layer_decay=phase.layer_decay,
+                                         lr_spread=phase.lr_spread, weight_decay=weight_decay)
+    return parameter_report(model, groups, phase=phase.name)
+
+
+def _load_module_state(model: TransferModel, ckpt_path: Path) -> None:
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=True)["state_dict"]
+    model.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
+
+
+def fit_plan(
+    model: TransferModel,
+    datamodule: Any,
+    plan: list[Phase],
+    run_dir: Path,
+    options: EngineOptions,
+    *,
+    resume: bool = False,
+    phase_data: PhaseData | None = None,
+    on_phase_start: Callable[[int, Phase, ParamReport], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Train ``model`` through ``plan``; returns the per-epoch history. Final weights: the best
+    (lowest val_loss) epoch of the last phase."""
+    quiet_lightning()
+    run_dir = Path(run_dir)
+    state_path = run_dir / "state.json"
+    ckpt_root = run_dir / "checkpoints"
+    state: dict[str, Any] = {"completed": 0, "history": [], "phases": [p.to_dict() for p in plan]}
+    if resume and state_path.exists():
+        state = read_json(state_path)
+        done = state["completed"]
+        if done:
+            from safetensors.torch import load_file
+
+            model.load_state_dict(load_file(str(ckpt_root / f"phase{done - 1}-end.safetensors")))
+    history: list[dict[str, Any]] = state["history"]
+
+    def save_state() -> None:
+        write_json(state_path, state)
+
+    accelerator = resolve_accelerator(options.accelerator)
+    precision = resolve_precision(options.precision, accelerator)
+    channels_last = is_convnet(model) if options.channels_last == "auto" else bool(options.channels_last)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    num_classes = model.head.num_classes if hasattr(model.head, "num_classes") else int(model.classes and len(model.classes))
+
+    for index, phase in enumerate(plan):
+        if index < state["completed"]:
+            continue
+        L.seed_everything(options.seed + index, workers=True, verbose=False)
+        report = phase_report(model, phase, options.weight_decay)
+        if on_phase_start:
+            on_phase_start(index, phase, report)
+        data, features_input = (datamodule, False) if phase_data is None else phase_data(index, phase, model)
+        module = ClassifierModule(
+            model, phase, num_classes=num_classes, weight_decay=options.weight_decay,
+            label_smoothing=options.label_smoothing, class_weights=options.class_weights,
+            features_input=features_input, channels_last=channels_last and not features_input)
+        phase_dir = ckpt_root / f"phase{index}"
+        checkpoint = ModelCheckpoint(dirpath=phase_dir, filename="best", monitor="val_loss", mode="min",
+                                     save_last=True, save_top_k=1, enable_version_counter=False)
+        callbacks: list[Any] = [checkpoint, EpochHistory(history, phase.name, save_state), *options.extra_callbacks]
+        if options.early_stopping_patience:
+            callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=options.early_stopping_patience))
+        trainer = L.Trainer(
+            max_epochs=phase.epochs, accelerator=accelerator, devices=options.devices,
+            num_nodes=options.num_nodes, precision=precision, callbacks=callbacks,
+            logger=CSVLogger(str(run_dir / "logs"), name=phase.name, version=f"phase{index}"),
+            plugins=[AtomicCheckpointIO()], enable_progress_bar=options.progress_bar,
+            enable_model_summary=False, num_sanity_val_steps=0, deterministic=False,
+            log_every_n_steps=1, limit_train_batches=options.limit_train_batches,
+        )
+        model.train()  # unfrozen BatchNorm back to train mode; frozen BatchNorm stays in eval
+        last = phase_dir / "last.ckpt"
+        ckpt_path = str(last) if resume and last.exists() else None
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True if ckpt_path else None)
+        if trainer.interrupted:
+            raise KeyboardInterrupt
+        is_last = index == len(plan) - 1
+        best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
+        if is_last and best and best.exists():
+            _load_module_state(model, best)
+        if trainer.is_global_zero:
+            write_safetensors(ckpt_root / f"phase{index}-end.safetensors", model.state_dict())
+            state["completed"] = index + 1
+            save_state()
+    if channels_last:
+        model.to(memory_format=torch.contiguous_format)
+    return history

@@ -1,0 +1,48 @@
+"""Per-epoch history: one entry per epoch (phase, losses, accuracy, LR, seconds), saved as it goes.
+
+Saved after every epoch into the run's ``state.json`` so an interrupted run resumes with its
+history intact, and ``metrics.json`` gets the whole story.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import lightning as L
+
+
+class EpochHistory(L.Callback):
+    def __init__(self, history: list[dict[str, Any]], phase_name: str, on_epoch: Callable[[], None] | None = None):
+        self.history = history
+        self.phase_name = phase_name
+        self.on_epoch = on_epoch
+        self._start = time.perf_counter()
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        m = trainer.callback_metrics
+
+        def get(key: str) -> float | None:
+            value = m.get(key)
+            return float(value) if value is not None else None
+
+        lr = trainer.optimizers[0].param_groups[-1]["lr"] if trainer.optimizers else None
+        entry = {
+            "epoch": len(self.history),
+            "phase": self.phase_name,
+            "phase_epoch": int(trainer.current_epoch),
+            "train_loss": get("train_loss_epoch") if get("train_loss_epoch") is not None else get("train_loss"),
+            "train_accuracy": get("train_accuracy"),
+            "val_loss": get("val_loss"),
+            "val_accuracy": get("val_accuracy"),
+            "lr": lr,
+            "seconds": round(time.perf_counter() - self._start, 3),
+        }
+        if trainer.is_global_zero:
+            self.history.append(entry)
+            if self.on_epoch:
+                self.on_epoch()

@@ -1,0 +1,100 @@
+"""ClassifierModule: the LightningModule that trains a TransferModel for one phase.
+
+Lightning runs the loops, devices, precision and checkpoints; this module only says what a step
+is (cross-entropy with optional label smoothing and class weights) and which optimizer the phase
+uses: AdamW over the *trainable* parameters only, in discriminative param groups, with linear
+warmup then cosine decay, stepped per batch.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import MulticlassAccuracy
+
+from ..model import TransferModel
+from ..params.param_groups import discriminative_param_groups
+from ..strategies.base import Phase
+
+
+def warmup_cosine(step: int, total: int, warmup: int) -> float:
+    """LR multiplier: linear warmup to 1, then cosine to 0 at ``total`` steps."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+class ClassifierModule(L.LightningModule):
+    """Trains ``model`` for ``phase``; with ``features_input=True`` batches are cached features and
+    only the head runs (see the feature cache)."""
+
+    def __init__(
+        self,
+        model: TransferModel,
+        phase: Phase,
+        *,
+        num_classes: int,
+        weight_decay: float = 0.01,
+        label_smoothing: float = 0.0,
+        class_weights: torch.Tensor | None = None,
+        features_input: bool = False,
+        channels_last: bool = False,
+    ):
+        super().__init__()
+        self.model = model
+        self.phase = phase
+        self.weight_decay = weight_decay
+        self.label_smoothing = label_smoothing
+        self.features_input = features_input
+        self.channels_last = channels_last
+        self.register_buffer("class_weights", class_weights if class_weights is not None else torch.ones(num_classes), persistent=False)
+        self.use_class_weights = class_weights is not None
+        self.train_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+
+    def forward(self, inputs: Any) -> torch.Tensor:
+        if self.features_input:
+            return self.model.head(inputs)
+        if self.channels_last and isinstance(inputs, torch.Tensor) and inputs.ndim == 4:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        return self.model(inputs)
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        weight = self.class_weights.to(logits.dtype) if self.use_class_weights else None
+        return F.cross_entropy(logits.float(), y, weight=weight.float() if weight is not None else None,
+                               label_smoothing=self.label_smoothing)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = self._loss(logits, y)
+        self.train_acc(logits.detach(), y)
+        bs = y.shape[0]
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
+        self.log("train_accuracy", self.train_acc, on_step=False, on_epoch=True, batch_size=bs)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        logits = self(x)
+        loss = F.cross_entropy(logits.float(), y)
+        self.val_acc(logits, y)
+        bs = y.shape[0]
+        self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
+        self.log("val_accuracy", self.val_acc, on_epoch=True, prog_bar=True, batch_size=bs)
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        return discriminative_param_groups(
+            self.model, self.phase.head_lr, layer_decay=self.phase.layer_decay,
+            lr_spread=self.phase.lr_spread, weight_decay=self.weight_decay)
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(self.param_groups())
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(round(self.phase.warmup_fraction * total))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, total, warmup))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

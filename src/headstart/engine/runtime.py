@@ -1,0 +1,52 @@
+"""Where and how to run: accelerator, precision and memory format, chosen automatically.
+
+bf16 autocast only where it is faster: on CUDA GPUs with bf16 support. CPUs without native bf16
+(AVX-512 without avx512_bf16/AMX, like the 2-core CI machines) train about 2-4x slower with it,
+so on CPU the default is fp32. channels_last helps convnets on CPU and GPU (measured in bench/).
+"""
+from __future__ import annotations
+
+import torch
+
+from ..errors import ConfigError
+
+PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true")
+
+
+def resolve_accelerator(accelerator: str = "auto") -> str:
+    if accelerator == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError("--accelerator gpu was asked for but no CUDA GPU is available.", "Use --accelerator cpu or auto.")
+    return accelerator
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    if precision not in PRECISIONS:
+        raise ConfigError(f"Unknown precision {precision!r}. Valid: {', '.join(PRECISIONS)}.")
+    if precision != "auto":
+        return precision
+    if accelerator in ("gpu", "cuda") and torch.cuda.is_bf16_supported():
+        return "bf16-mixed"
+    return "32-true"
+
+
+def is_convnet(model: torch.nn.Module) -> bool:
+    """True when most parameters live in 2-D convolutions (channels_last helps those)."""
+    conv = sum(p.numel() for m in model.modules() if isinstance(m, torch.nn.Conv2d) for p in m.parameters(recurse=False))
+    total = sum(p.numel() for p in model.parameters()) or 1
+    return conv / total > 0.3
+
+
+def quiet_lightning() -> None:
+    """Keep the console for what matters: no accelerator banners, tips or known-benign warnings."""
+    import logging
+    import warnings
+
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
+                 "lightning.fabric.utilities.seed", "lightning.pytorch.trainer.connectors.signal_connector"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # frozen BatchNorm, on purpose
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*litlogger.*")

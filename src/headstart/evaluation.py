@@ -1,0 +1,46 @@
+"""Evaluate a finished run on a dataset: the same metrics as training, on any labelled data."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .engine.evaluate import classification_metrics
+from .errors import DataError
+
+
+def labelled_items(data: str, modality: str, text_column: str = "text", label_column: str = "label") -> list[tuple[str, str]]:
+    """(input, class name) pairs from ``data``: a folder's ``val/`` split if it has one, else everything."""
+    if modality == "text":
+        from .data.text import load_text_dataset
+
+        split = load_text_dataset(data, text_column=text_column, label_column=label_column)
+    else:
+        from .data.images import load_image_dataset
+
+        root = Path(data)
+        has_val = root.is_dir() and any((root / n).is_dir() for n in ("val", "valid", "validation"))
+        split = load_image_dataset(data, val_fraction=0.5)
+        if has_val:
+            return [(x, split.classes[y]) for x, y in split.val]
+    return [(x, split.classes[y]) for x, y in list(split.train) + list(split.val)]
+
+
+def evaluate_run(run_dir: str | Path, data: str, batch_size: int = 32, **columns: str) -> dict[str, Any]:
+    from .export.predictor import Predictor
+
+    predictor = Predictor.from_run(run_dir)
+    items = labelled_items(data, predictor.modality, **columns)
+    unknown = sorted({c for _, c in items} - set(predictor.classes))
+    if unknown:
+        raise DataError(f"{data} has classes the model was not trained on: {', '.join(unknown[:5])}.",
+                        f"The model knows: {', '.join(predictor.classes)}.")
+    index = {c: i for i, c in enumerate(predictor.classes)}
+    probs = predictor.predict_proba([x for x, _ in items], batch_size=batch_size, progress=True)
+    labels = torch.tensor([index[c] for _, c in items])
+    logits = torch.from_numpy(np.log(np.clip(probs, 1e-12, 1.0)))
+    metrics = classification_metrics(logits, labels, predictor.classes)
+    metrics["num_samples"] = len(items)
+    return metrics

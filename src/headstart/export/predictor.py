@@ -1,0 +1,104 @@
+"""Predictor: a run folder in, labels and probabilities out. Needs nothing but the folder.
+
+Images are decoded and preprocessed exactly like validation images (resize, centre crop,
+normalisation from the weights' data config); texts are tokenised with the tokenizer saved in the
+run. ``tta=True`` averages the probabilities of the image and its horizontal flip.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+from ..run_model import RunModel, load_run
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+class Predictor:
+    def __init__(self, run: RunModel, device: str | None = None):
+        self.run = run
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = run.model.to(self.device).eval()
+        self.classes = run.classes
+        self.modality = run.modality
+        self.data_config = run.data_config
+        if self.modality == "image":
+            from ..data.transforms import build_transforms
+
+            self.transform = build_transforms(self.data_config, train=False)
+        else:
+            self.tokenizer = run.model.backbone.tokenizer
+            self.max_length = self.data_config.max_length or 128
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, device: str | None = None) -> "Predictor":
+        return cls(load_run(run_dir), device)
+
+    def _image_tensor(self, item: Any) -> torch.Tensor:
+        from PIL import Image, UnidentifiedImageError
+
+        from ..data.images import pil_to_rgb
+
+        try:
+            if isinstance(item, Image.Image):
+                image = item
+            elif isinstance(item, (bytes, bytearray)):
+                image = Image.open(io.BytesIO(item))
+            else:
+                image = Image.open(item)
+            image = pil_to_rgb(image)
+        except (UnidentifiedImageError, OSError) as exc:
+            name = item if isinstance(item, (str, Path)) else "upload"
+            raise DataError(f"Cannot read image {name}: {type(exc).__name__}.", "Pass JPEG/PNG/BMP/GIF/WebP/TIFF files.") from None
+        return self.transform(image)
+
+    def _encode(self, batch: Sequence[Any]) -> Any:
+        if self.modality == "image":
+            return torch.stack([self._image_tensor(x) for x in batch]).to(self.device)
+        texts = [str(t) for t in batch]
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
+        return {"input_ids": enc["input_ids"].to(self.device), "attention_mask": enc["attention_mask"].to(self.device)}
+
+    @torch.inference_mode()
+    def predict_proba(self, inputs: Sequence[Any], batch_size: int = 32, tta: bool = False, progress: bool = False) -> np.ndarray:
+        """Class probabilities, shape ``[len(inputs), num_classes]``."""
+        out = []
+        batches = list(_batches(list(inputs), batch_size))
+        iterator: Iterable = batches
+        if progress and len(batches) > 1:
+            from rich.progress import track
+
+            iterator = track(batches, description="Predicting")
+        for batch in iterator:
+            x = self._encode(batch)
+            probs = self.model(x).float().softmax(1)
+            if tta and self.modality == "image":
+                probs = (probs + self.model(torch.flip(x, dims=[3])).float().softmax(1)) / 2
+            out.append(probs.cpu())
+        return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), dtype=np.float32)
+
+    @torch.inference_mode()
+    def predict_logits(self, inputs: Sequence[Any], batch_size: int = 32) -> np.ndarray:
+        return np.concatenate([self.model(self._encode(b)).float().cpu().numpy() for b in _batches(list(inputs), batch_size)])
+
+    def predict(self, inputs: Sequence[Any], top_k: int = 5, batch_size: int = 32, tta: bool = False, progress: bool = False) -> list[dict[str, Any]]:
+        probs = self.predict_proba(inputs, batch_size=batch_size, tta=tta, progress=progress)
+        return format_predictions(probs, self.classes, top_k)
+
+
+def format_predictions(probs: np.ndarray, classes: list[str], top_k: int = 5) -> list[dict[str, Any]]:
+    k = max(1, min(top_k, len(classes)))
+    results = []
+    for row in probs:
+        order = np.argsort(-row)[:k]
+        top = [{"label": classes[i], "probability": round(float(row[i]), 6)} for i in order]
+        results.append({"label": top[0]["label"], "probability": top[0]["probability"], "top_k": top})
+    return results

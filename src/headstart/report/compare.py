@@ -1,0 +1,99 @@
+"""Side-by-side numbers of several runs: which recipe won, at what cost.
+
+Why from the run folders: runs made with different strategies, backbones or machines can be
+compared later without loading any model; only metrics.json, model.json and params.json are read.
+
+Example::
+
+    rows = compare_runs(["runs/head-only", "runs/two-phase"])
+    Console().print(format_compare_table(rows))
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+from rich.table import Table
+from rich.text import Text
+
+from ..errors import RunError
+from .run_files import read_metrics, read_model, read_params
+
+COLUMNS = (
+    "run",
+    "strategy",
+    "backbone",
+    "val_accuracy",
+    "macro_f1",
+    "wall_time_s",
+    "trainable_params",
+    "total_params",
+)
+
+
+def compare_row(run_dir: str | Path) -> dict[str, Any]:
+    """One run's comparison row (keys: :data:`COLUMNS` plus ``path``).
+
+    ``trainable_params``/``total_params`` are None when the run has no params.json.
+    """
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise RunError(f"{root}: run folder not found.", hint="Fix: pass folders a training run wrote, e.g. runs/<name>.")
+    model = read_model(root)
+    metrics = read_metrics(root)
+    params = read_params(root)
+    spec = model.get("backbone")
+    backbone = spec.get("name") if isinstance(spec, dict) else spec
+    return {
+        "run": root.name,
+        "strategy": str(model.get("strategy") or "unknown"),
+        "backbone": str(backbone or "unknown"),
+        "val_accuracy": float(metrics["val_accuracy"]),
+        "macro_f1": float(metrics["macro_f1"]),
+        "wall_time_s": float(metrics["wall_time_s"]),
+        "trainable_params": int(params["trainable"]) if params else None,
+        "total_params": int(params["total"]) if params else None,
+        "path": str(root),
+    }
+
+
+def compare_runs(run_dirs: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """Rows for each run folder, in the order given.
+
+    Raises RunError for an empty list, a missing folder or a broken metrics/model file.
+    """
+    rows = [compare_row(run_dir) for run_dir in run_dirs]
+    if not rows:
+        raise RunError("No run folders given to compare.", hint="Fix: pass one or more run folders, e.g. runs/a runs/b.")
+    return rows
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def format_compare_table(rows: list[dict[str, Any]]) -> Table:
+    """A rich Table of :func:`compare_runs` rows; the best val accuracy and macro-F1 are bold."""
+    table = Table(title="Run comparison", header_style="bold")
+    # Names may fold onto two lines on a narrow terminal; numbers must never be cut off.
+    for name in ("run", "strategy", "backbone"):
+        table.add_column(name, overflow="fold")
+    for name in ("val acc", "macro-F1", "time", "trainable", "total"):
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
+    best_acc = max((r["val_accuracy"] for r in rows), default=None)
+    best_f1 = max((r["macro_f1"] for r in rows), default=None)
+    for row in rows:
+        acc = f"{row['val_accuracy']:.2%}"
+        f1 = f"{row['macro_f1']:.3f}"
+        table.add_row(
+            # Text, not str: a run named "[old]" must not be read as rich markup.
+            Text(row["run"]),
+            Text(row["strategy"]),
+            Text(row["backbone"]),
+            f"[bold green]{acc}[/]" if len(rows) > 1 and row["val_accuracy"] == best_acc else acc,
+            f"[bold green]{f1}[/]" if len(rows) > 1 and row["macro_f1"] == best_f1 else f1,
+            f"{row['wall_time_s']:.1f}s",
+            _count(row["trainable_params"]),
+            _count(row["total_params"]),
+        )
+    return table

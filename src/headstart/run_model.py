@@ -1,0 +1,97 @@
+"""Rebuild a trained model from its run folder alone (no network, no original weights).
+
+``model.json`` says how to build the architecture with random weights; ``model.safetensors``
+then fills every tensor (strict). This is what predict, evaluate, export and serve use.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .backbones import create_backbone
+from .backbones.base import Backbone
+from .backbones.data_config import DataConfig
+from .errors import RunError
+from .heads import build_head
+from .model import TransferModel
+
+BACKBONE_ASSETS = "backbone"  # folder in the run with tokenizer/config for text backbones
+
+
+@dataclass
+class RunModel:
+    model: TransferModel
+    info: dict[str, Any]
+    data_config: DataConfig
+    run_dir: Path
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.info["classes"])
+
+    @property
+    def modality(self) -> str:
+        return self.info.get("modality", "image")
+
+
+def model_info(model: TransferModel, strategy: str, data_config: DataConfig, lora: dict | None = None) -> dict[str, Any]:
+    return {
+        "format_version": 1,
+        "modality": data_config.modality,
+        "backbone": model.backbone.spec,
+        "classes": list(model.classes or []),
+        "data_config": data_config.to_dict(),
+        "head": model.head.describe(),
+        "strategy": strategy,
+        "lora": lora,
+    }
+
+
+def rebuild_backbone(spec: dict[str, Any], run_dir: Path) -> Backbone:
+    if spec.get("source") == "hf":
+        from .backbones.hf_text import rebuild_from_assets
+
+        return rebuild_from_assets(run_dir / BACKBONE_ASSETS, spec)
+    return create_backbone(spec["name"], weights="none", **spec.get("options", {}))
+
+
+def build_model_from_info(info: dict[str, Any], run_dir: Path) -> TransferModel:
+    backbone = rebuild_backbone(info["backbone"], run_dir)
+    head_info = info["head"]
+    head = build_head(head_info["type"], head_info["in_features"], len(info["classes"]),
+                      dropout=head_info.get("dropout", 0.0), hidden=head_info.get("hidden"))
+    model = TransferModel(backbone, head, info["classes"])
+    if info.get("lora"):
+        from .backbones.lora import apply_lora
+
+        apply_lora(model, **info["lora"])
+    return model
+
+
+def load_run(run_dir: str | Path, device: str = "cpu") -> RunModel:
+    """Load ``run_dir``'s model in eval mode.
+
+    >>> run = load_run("runs/ants-two-phase")          # doctest: +SKIP
+    >>> run.model(x).softmax(1)                          # doctest: +SKIP
+    """
+    run_dir = Path(run_dir)
+    info_path, weights_path = run_dir / "model.json", run_dir / "model.safetensors"
+    for path in (info_path, weights_path):
+        if not path.is_file():
+            raise RunError(f"{path} is missing: {run_dir} is not a finished headstart run.",
+                           "Train one with `headstart train`, or pass the run folder it printed.")
+    try:
+        info = json.loads(info_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{info_path} is not valid JSON ({exc.msg}).") from None
+    model = build_model_from_info(info, run_dir)
+    from safetensors.torch import load_file
+
+    state = load_file(str(weights_path))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise RunError(f"{weights_path} does not match model.json (missing {missing[:3]}, unexpected {unexpected[:3]}).")
+    model.eval().to(device)
+    return RunModel(model, info, DataConfig.from_dict(info["data_config"]), run_dir)

@@ -1,0 +1,198 @@
+"""``train_run(config)``: data + backbone + head + strategy -> a finished run folder.
+
+This is the whole product flow in one readable function; the CLI's ``train`` is a thin wrapper.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from rich.console import Console
+
+from .backbones import create_backbone
+from .backbones.base import Backbone
+from .config import RunConfig, config_from_dict, load_config
+from .engine.evaluate import classification_metrics, collect_logits, prediction_items
+from .engine.fit import EngineOptions, fit_plan
+from .errors import ConfigError, RunError
+from .heads import build_head
+from .model import TransferModel
+from .run_files import write_json, write_safetensors, write_yaml
+from .run_model import BACKBONE_ASSETS, model_info
+from .strategies import StrategyOptions, plan_for
+from .strategies.base import Phase
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+    model: TransferModel
+
+
+def _run_name(config: RunConfig) -> str:
+    model = re.sub(r"[^A-Za-z0-9_.-]+", "-", config.model.split(":")[-1].split("/")[-1]).strip("-")
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{model}-{config.strategy}-{stamp}"
+
+
+def build_data(config: RunConfig, backbone: Backbone):
+    """The datamodule and the val inputs (paths or texts) for ``config`` and ``backbone``."""
+    data_config = backbone.data_config
+    if data_config.modality == "text":
+        from .data.text import load_text_dataset
+        from .data.text_datamodule import TextDataModule
+
+        split = load_text_dataset(config.data, val_path=config.val_data, text_column=config.text_column,
+                                  label_column=config.label_column, val_fraction=config.val_fraction, seed=config.seed)
+        max_length = config.max_length or data_config.max_length or 128
+        dm = TextDataModule(split, backbone.tokenizer, max_length, batch_size=config.batch_size,
+                            num_workers=config.num_workers or 0, seed=config.seed)
+        return dm, split, data_config
+    from .data.image_datamodule import ImageDataModule
+    from .data.images import load_image_dataset
+
+    if config.image_size:
+        data_config = data_config.with_image_size(config.image_size)
+    split = load_image_dataset(config.data, val_path=config.val_data, val_fraction=config.val_fraction,
+                               seed=config.seed, strict=config.strict)
+    dm = ImageDataModule(split, data_config, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed)
+    return dm, split, data_config
+
+
+def strategy_options(config: RunConfig, lr: float) -> StrategyOptions:
+    return StrategyOptions(epochs=config.epochs, lr=lr, head_epochs=config.head_epochs,
+                           finetune_lr_factor=config.finetune_lr_factor, layer_decay=config.layer_decay,
+                           lr_spread=config.lr_spread, warmup_fraction=config.warmup_fraction, gradual=config.gradual)
+
+
+def class_weight_tensor(counts: list[int]) -> torch.Tensor:
+    """Inverse-frequency weights normalised to mean 1 (balanced loss for imbalanced data)."""
+    c = torch.tensor(counts, dtype=torch.float32).clamp(min=1)
+    w = c.sum() / (len(c) * c)
+    return w / w.mean()
+
+
+def prepare_run_dir(config: RunConfig, resume: bool) -> Path:
+    run_dir = Path(config.output_dir) / (config.name or _run_name(config))
+    if run_dir.exists() and not resume and any(run_dir.iterdir()):
+        raise RunError(f"Run folder {run_dir} already exists.",
+                       f"Continue it with `headstart train --resume {run_dir}`, or pick another --name.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def train_run(
+    config: RunConfig,
+    *,
+    resume_dir: str | Path | None = None,
+    console: Console | None = None,
+    phase_data: Callable | None = None,
+) -> TrainResult:
+    """Train according to ``config``; with ``resume_dir`` continue that run from its config.yaml."""
+    console = console or Console()
+    if resume_dir is not None:
+        resume_dir = Path(resume_dir)
+        if not (resume_dir / "config.yaml").is_file():
+            raise RunError(f"{resume_dir} has no config.yaml: not a headstart run folder.")
+        config = load_config(resume_dir / "config.yaml")
+        config = config_from_dict({**config.to_dict(), "output_dir": str(resume_dir.parent), "name": resume_dir.name})
+    if not config.data:
+        raise ConfigError("No training data given.", "Pass DATA (an image folder or a CSV) to `headstart train`.")
+    t0 = time.perf_counter()
+    backbone = create_backbone(config.model, weights=config.weights, **({"max_length": config.max_length} if config.max_length and config.model.startswith(("hf:", "minilm", "tinybert")) else {}))
+    if getattr(backbone, "load_report", None):
+        console.print(backbone.load_report.summary())
+    dm, split, data_config = build_data(config, backbone)
+    classes = list(split.classes)
+    head = build_head(config.head, backbone.num_features, len(classes), dropout=config.head_dropout, hidden=config.head_hidden)
+    model = TransferModel(backbone, head, classes)
+    lora_info = None
+    if config.strategy == "lora":
+        from .backbones.lora import apply_lora
+
+        lora_info = {"r": config.lora_r, "alpha": config.lora_alpha, "dropout": config.lora_dropout}
+        apply_lora(model, **lora_info)
+    lr = config.lr
+    if lr == "auto":
+        from .lr_find import suggest_lr
+
+        lr = suggest_lr(config, model, dm, console=console)
+        console.print(f"LR finder suggests lr={lr:.2e}")
+    if isinstance(lr, str):
+        raise ConfigError(f"lr must be a number or 'auto', got {lr!r}.")
+    plan = plan_for(config.strategy, strategy_options(config, float(lr)), len(model.layer_groups()))
+    run_dir = prepare_run_dir(config, resume=resume_dir is not None)
+    resolved = config.to_dict()
+    resolved["lr"] = float(lr)
+    write_yaml(run_dir / "config.yaml", resolved)
+    info = model_info(model, config.strategy, data_config, lora_info)
+    write_json(run_dir / "model.json", info)
+    if data_config.modality == "text" and hasattr(backbone, "save_assets"):
+        backbone.save_assets(run_dir / BACKBONE_ASSETS)
+    console.print(f"Run folder: {run_dir}")
+    console.print(f"Data: {len(split.train)} train / {len(split.val)} val, classes: {', '.join(classes)}")
+    phase_reports: list[dict[str, Any]] = []
+
+    def on_phase_start(index: int, phase: Phase, report) -> None:
+        console.print(f"\nPhase {index + 1}/{len(plan)}: {phase.name} ({phase.epochs} epochs)")
+        console.print(report.to_rich())
+        phase_reports.append(report.to_dict())
+        last = phase_reports[-1]
+        write_json(run_dir / "params.json", {"total": last["total"], "trainable": last["trainable"], "phases": phase_reports})
+
+    counts = None
+    if config.class_weights:
+        raw = dm.class_counts()
+        counts = [raw[c] for c in classes] if isinstance(raw, dict) else list(raw)
+    options = EngineOptions(
+        accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
+        precision=config.precision, seed=config.seed, weight_decay=config.weight_decay,
+        label_smoothing=config.label_smoothing,
+        class_weights=class_weight_tensor(counts) if counts else None,
+        early_stopping_patience=config.early_stopping, channels_last=config.channels_last,
+        limit_train_batches=config.limit_train_batches,
+    )
+    if phase_data is None:
+        phase_data = _default_phase_data(config, dm, run_dir)
+    history = fit_plan(model, dm, plan, run_dir, options, resume=resume_dir is not None,
+                       phase_data=phase_data, on_phase_start=on_phase_start)
+    if resume_dir is not None and not phase_reports and (run_dir / "params.json").exists():
+        pass  # every phase was already done; params.json is complete
+    write_safetensors(run_dir / "model.safetensors", model.state_dict())
+    dm.setup("validate")
+    logits, labels = collect_logits(model, dm.val_dataloader())
+    metrics = classification_metrics(logits, labels, classes)
+    metrics["epochs"] = history
+    metrics["wall_time_s"] = round(time.perf_counter() - t0, 2)
+    metrics["train_size"], metrics["val_size"] = len(split.train), len(split.val)
+    write_json(run_dir / "metrics.json", metrics)
+    inputs = [x for x, _ in split.val]
+    write_json(run_dir / "val_predictions.json", {"classes": classes, "items": prediction_items(logits, labels, inputs)})
+    _write_report(run_dir, console)
+    console.print(f"\nval_accuracy={metrics['val_accuracy']:.4f}  macro_f1={metrics['macro_f1']:.4f}  "
+                  f"val_loss={metrics['val_loss']:.4f}  time={metrics['wall_time_s']:.1f}s")
+    console.print(f"Run folder: {run_dir}")
+    return TrainResult(run_dir, metrics, model)
+
+
+def _default_phase_data(config: RunConfig, dm: Any, run_dir: Path) -> Callable | None:
+    try:
+        from .engine.feature_cache import cached_phase_data
+    except ImportError:
+        return None
+    return cached_phase_data(config, dm, run_dir)
+
+
+def _write_report(run_dir: Path, console: Console) -> None:
+    try:
+        from .report.html import write_report
+    except ImportError:
+        return
+    path = write_report(run_dir)
+    console.print(f"Report: {path}")
