@@ -51,9 +51,9 @@ def model_info(model: TransferModel, strategy: str, data_config: DataConfig, lor
 
 def rebuild_backbone(spec: dict[str, Any], run_dir: Path) -> Backbone:
     if spec.get("source") == "hf":
-        from .backbones.hf_text import rebuild_from_assets
+        from .backbones.hf_text import HFTextBackbone
 
-        return rebuild_from_assets(run_dir / BACKBONE_ASSETS, spec)
+        return HFTextBackbone.from_assets(run_dir / BACKBONE_ASSETS, spec)
     return create_backbone(spec["name"], weights="none", **spec.get("options", {}))
 
 

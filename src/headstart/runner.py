@@ -16,6 +16,7 @@ from rich.console import Console
 
 from .backbones import create_backbone
 from .backbones.base import Backbone
+from .backbones.registry import backbone_modality
 from .config import RunConfig, config_from_dict, load_config
 from .engine.evaluate import classification_metrics, collect_logits, prediction_items
 from .engine.fit import EngineOptions, fit_plan
@@ -105,7 +106,9 @@ def train_run(
     if not config.data:
         raise ConfigError("No training data given.", "Pass DATA (an image folder or a CSV) to `headstart train`.")
     t0 = time.perf_counter()
-    backbone = create_backbone(config.model, weights=config.weights, **({"max_length": config.max_length} if config.max_length and config.model.startswith(("hf:", "minilm", "tinybert")) else {}))
+    text = backbone_modality(config.model) == "text"
+    backbone = create_backbone(config.model, weights=config.weights,
+                               **({"max_length": config.max_length} if text and config.max_length else {}))
     if getattr(backbone, "load_report", None):
         console.print(backbone.load_report.summary())
     dm, split, data_config = build_data(config, backbone)

@@ -109,7 +109,10 @@ def write_run(
     """
     run = root / name
     run.mkdir(parents=True)
-    classes = [f"class_{i}" for i in range(n_classes)] if n_classes > 3 else ["daisy", "rose", "tulip"][:n_classes]
+    if n_classes > 3:
+        classes = [f"class_{i}" for i in range(n_classes)]
+    else:
+        classes = (["daisy", "rose", "tulip"] if modality == "image" else ["negative", "positive", "neutral"])[:n_classes]
     image_dir = root / f"{name}-data"
     items, labels, preds = [], [], []
     for c in range(n_classes):

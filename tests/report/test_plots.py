@@ -114,7 +114,7 @@ def test_bad_confusion_matrix_shape(image_run: Path) -> None:
 
 def test_wrong_field_type(image_run: Path) -> None:
     _edit(image_run / "metrics.json", lambda d: d.update(val_accuracy="high"))
-    with pytest.raises(RunError, match="'val_accuracy' must be a int or float"):
+    with pytest.raises(RunError, match="'val_accuracy' must be int or float, got 'high'"):
         load_run(image_run)
 
 

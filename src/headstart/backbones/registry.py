@@ -96,3 +96,11 @@ def create_backbone(name: str, weights: str = "imagenet", **options: Any) -> Bac
     if source == "alias":
         return BACKBONES.get(model_name).build(weights=weights, **options)
     return SOURCES.get(source).build(model_name, weights=weights, **options)
+
+
+def backbone_modality(name: str) -> str:
+    """``"image"`` or ``"text"`` for a backbone name, without building it."""
+    source, model_name = resolve(name)
+    if source == "alias":
+        return BACKBONES.get(model_name).modality
+    return "text" if source == "hf" else "image"

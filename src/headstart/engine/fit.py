@@ -69,6 +69,19 @@ def phase_report(model: TransferModel, phase: Phase, weight_decay: float) -> Par
     return parameter_report(model, groups, phase=phase.name)
 
 
+def _loggers(run_dir: Path, phase_name: str, index: int) -> list[Any]:
+    """CSV logs always; TensorBoard too when it is installed (``tensorboard --logdir RUN/logs``)."""
+    loggers: list[Any] = [CSVLogger(str(run_dir / "logs"), name=phase_name, version=f"phase{index}")]
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(str(run_dir / "logs"), name="tensorboard", version=f"phase{index}-{phase_name}",
+                                         default_hp_metric=False))
+    return loggers
+
+
 def _load_module_state(model: TransferModel, ckpt_path: Path) -> None:
     state = torch.load(ckpt_path, map_location="cpu", weights_only=True)["state_dict"]
     model.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
@@ -132,7 +145,7 @@ def fit_plan(
         trainer = L.Trainer(
             max_epochs=phase.epochs, accelerator=accelerator, devices=options.devices,
             num_nodes=options.num_nodes, precision=precision, callbacks=callbacks,
-            logger=CSVLogger(str(run_dir / "logs"), name=phase.name, version=f"phase{index}"),
+            logger=_loggers(run_dir, phase.name, index),
             plugins=[AtomicCheckpointIO()], enable_progress_bar=options.progress_bar,
             enable_model_summary=False, num_sanity_val_steps=0, deterministic=False,
             log_every_n_steps=1, limit_train_batches=options.limit_train_batches,

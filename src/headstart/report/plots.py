@@ -140,11 +140,12 @@ def plot_per_class(per_class: dict[str, dict[str, float]], classes: list[str], p
     width = 0.4
     ax.bar(xs - width / 2, precision, width, label="precision", color="tab:blue")
     ax.bar(xs + width / 2, recall, width, label="recall", color="tab:orange")
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.18)  # headroom above 1.0 keeps the legend off the bars
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_xlim(-0.6, len(classes) - 0.4)
     _class_ticks(ax, classes, "x", rotate=len(classes) > 4)
     ax.set_title("Precision and recall per class")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper right", ncols=2, fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)
 
@@ -167,7 +168,8 @@ def plot_params(params: dict[str, Any], path: Path) -> Path | None:
     if not phases:
         return None
     n_groups = max(len(p["groups"]) for p in phases)
-    fig = Figure(figsize=(6 * len(phases), min(max(3.0, 0.32 * n_groups + 1.5), 14)))
+    # constrained layout keeps the second panel's group names clear of the first panel's bars
+    fig = Figure(figsize=(6 * len(phases), min(max(3.0, 0.32 * n_groups + 1.5), 14)), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(phases), squeeze=False)[0])
     for ax, phase in zip(axes, phases):
         groups = phase["groups"]

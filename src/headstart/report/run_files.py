@@ -89,7 +89,7 @@ def _need(data: dict[str, Any], key: str, kind: type | tuple[type, ...], path: P
     # bool is an int subclass; a true/false where a number belongs is a broken file.
     if value is None or isinstance(value, bool) or not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise _fail(path, f"field '{key}' must be a {names}, got {value!r}")
+        raise _fail(path, f"field '{key}' must be {names}, got {value!r}")
     return value
 
 
