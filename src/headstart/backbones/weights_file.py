@@ -52,6 +52,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"Weights file {str(path)!r} does not exist.",
             "Pass an existing .pth/.pt/.safetensors file, `imagenet` or `none`.",
         )
+    from safetensors import SafetensorError
+
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -59,7 +61,16 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             obj: object = load_file(str(path), device="cpu")
         else:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, OSError, ValueError, EOFError) as exc:
+    except pickle.UnpicklingError as exc:
+        # torch's own text advises weights_only=False (arbitrary code execution): keep only the reason
+        detail = str(exc).split("WeightsUnpickler error:", 1)[-1].strip().splitlines()
+        reason = detail[0].split(" was not an allowed global")[0] if detail else type(exc).__name__
+        raise WeightsError(
+            f"Weights file {str(path)!r} is not plain tensors and was refused by safe loading "
+            f"(weights_only=True): {reason[:200]}.",
+            "Re-save only the tensors: `torch.save(model.state_dict(), path)` or as .safetensors.",
+        ) from None
+    except (SafetensorError, RuntimeError, OSError, ValueError, EOFError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeightsError(
             f"Cannot read weights file {str(path)!r}: {first[:200]}",

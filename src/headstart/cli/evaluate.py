@@ -24,13 +24,14 @@ def evaluate(
 
     from ..evaluation import evaluate_run
 
-    metrics = evaluate_run(run, data, batch_size=batch_size, text_column=text_column, label_column=label_column)
+    metrics = evaluate_run(run, data, batch_size=batch_size, progress=not as_json,
+                           text_column=text_column, label_column=label_column)
     if as_json:
         print(json.dumps(metrics))
         return
     console = Console()
-    console.print(f"samples={metrics['num_samples']}  accuracy={metrics['val_accuracy']:.4f}  "
-                  f"macro_f1={metrics['macro_f1']:.4f}  loss={metrics['val_loss']:.4f}")
+    console.print(f"samples={metrics['num_samples']}  accuracy={metrics['accuracy']:.4f}  "
+                  f"macro_f1={metrics['macro_f1']:.4f}  loss={metrics['loss']:.4f}")
     table = Table(title="Per class")
     for col in ("class", "precision", "recall", "f1", "support"):
         table.add_column(col, justify="left" if col == "class" else "right")

@@ -31,6 +31,11 @@ def models(
                 rows.append({"name": name, "source": entry.source, "modality": entry.modality,
                              "pretrained_offline": bool(entry.offline()), "description": entry.description})
     prefix, _, sub = pattern.partition(":") if ":" in pattern else ("*", "", pattern)
+    if ":" in pattern and not any(fnmatch.fnmatch(s, prefix) for s in SOURCES):
+        from ..errors import UnknownNameError
+
+        raise UnknownNameError(f"No backbone source matches {prefix!r} in {pattern!r}. "
+                               f"Valid prefixes: {', '.join(s + ':' for s in SOURCES)}.")
     for src_name, src in SOURCES.items():
         if ":" not in pattern:
             rows.append({"name": f"{src_name}:*", "source": src_name, "modality": "text" if src_name == "hf" else "image",

@@ -1,8 +1,10 @@
 """``headstart train``: train a classifier on your data with a pretrained backbone."""
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
@@ -39,6 +41,18 @@ def _parse_devices(value: Optional[str]):
         return int(value)
     except ValueError:
         raise typer.BadParameter(f"--devices must be an integer or 'auto', got {value!r}") from None
+
+
+@contextmanager
+def _resume_hint_on_interrupt(run_dir: Optional[str]) -> Iterator[None]:
+    """On Ctrl+C say how to continue (typer turns the interrupt into exit code 130 silently)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        where = run_dir or "RUN (the run folder printed above)"
+        print(f"interrupted: the run folder keeps its last checkpoint; continue with `headstart train --resume {where}`",
+              file=sys.stderr)
+        raise
 
 
 @app.command("train", help="Train a classifier: pretrained backbone + new head, with a transfer strategy." + EXAMPLES)
@@ -89,7 +103,8 @@ def train(
     from ..runner import train_run
 
     if resume is not None:
-        train_run(RunConfig(), resume_dir=resume)
+        with _resume_hint_on_interrupt(str(resume)):
+            train_run(RunConfig(), resume_dir=resume)
         return
     base = load_config(config) if config else RunConfig()
     overrides = dict(
@@ -105,4 +120,6 @@ def train(
         output_dir=output_dir, name=name,
         limit_train_batches=(int(limit_train_batches) if limit_train_batches and limit_train_batches >= 1 else limit_train_batches),
     )
-    train_run(base.updated(**overrides))
+    config = base.updated(**overrides)
+    with _resume_hint_on_interrupt(str(Path(config.output_dir) / config.name) if config.name else None):
+        train_run(config)

@@ -283,7 +283,7 @@ def _drop_unreadable(rows: Rows, strict: bool, skipped: list[tuple[str, str]], w
             kept.append(row)
         elif strict:
             raise DataError(f"{row[0]} is not a readable image ({reason}); delete or replace it, "
-                            "or pass strict=False to skip unreadable files.")
+                            "or drop --strict (strict=False) to skip unreadable files.")
         else:
             skipped.append((row[0], reason))
     lost = sorted({label for _, label in rows} - {label for _, label in kept})

@@ -26,7 +26,7 @@ from ..strategies.base import Phase
 from .checkpoint_io import AtomicCheckpointIO
 from .history import EpochHistory
 from .module import ClassifierModule
-from .runtime import is_convnet, quiet_lightning, resolve_accelerator, resolve_precision
+from .runtime import is_convnet, quiet_lightning, resolve_accelerator, resolve_precision, resolve_strategy
 
 
 @dataclass
@@ -43,6 +43,8 @@ class EngineOptions:
     progress_bar: bool = True
     channels_last: str | bool = "auto"
     limit_train_batches: int | float | None = None
+    strategy: str = "auto"  # Lightning strategy; auto = ddp / ddp_fork when several processes (runtime.resolve_strategy)
+    compile: bool = False
     extra_callbacks: list[Any] = field(default_factory=list)
 
 
@@ -87,6 +89,31 @@ def _load_module_state(model: TransferModel, ckpt_path: Path) -> None:
     model.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
 
 
+def _fit_interruptible(trainer: L.Trainer, module: ClassifierModule, data: Any, ckpt_path: str | None) -> None:
+    """``trainer.fit`` that turns Ctrl+C into ``KeyboardInterrupt`` (the CLI exits 130, resumable).
+
+    Why: on Ctrl+C Lightning ignores SIGINT from then on and calls ``sys.exit(1)``; we restore
+    the SIGINT handler and re-raise the interrupt so callers can tell it from a failure.
+    """
+    import signal
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True if ckpt_path else None)
+    except SystemExit:
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if previous is not None and signal.getsignal(signal.SIGINT) != previous:
+            try:
+                signal.signal(signal.SIGINT, previous)
+            except ValueError:  # not the main thread: Lightning could not have changed it either
+                pass
+    if trainer.interrupted:
+        raise KeyboardInterrupt
+
+
 def fit_plan(
     model: TransferModel,
     datamodule: Any,
@@ -119,6 +146,7 @@ def fit_plan(
 
     accelerator = resolve_accelerator(options.accelerator)
     precision = resolve_precision(options.precision, accelerator)
+    strategy = resolve_strategy(options.strategy, accelerator, options.devices, options.num_nodes)
     channels_last = is_convnet(model) if options.channels_last == "auto" else bool(options.channels_last)
     if channels_last:
         model.to(memory_format=torch.channels_last)
@@ -136,6 +164,8 @@ def fit_plan(
             model, phase, num_classes=num_classes, weight_decay=options.weight_decay,
             label_smoothing=options.label_smoothing, class_weights=options.class_weights,
             features_input=features_input, channels_last=channels_last and not features_input)
+        if options.compile:
+            module.forward = torch.compile(module.forward)  # type: ignore[method-assign]  # state_dict keys unchanged
         phase_dir = ckpt_root / f"phase{index}"
         checkpoint = ModelCheckpoint(dirpath=phase_dir, filename="best", monitor="val_loss", mode="min",
                                      save_last=True, save_top_k=1, enable_version_counter=False)
@@ -143,7 +173,7 @@ def fit_plan(
         if options.early_stopping_patience:
             callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=options.early_stopping_patience))
         trainer = L.Trainer(
-            max_epochs=phase.epochs, accelerator=accelerator, devices=options.devices,
+            max_epochs=phase.epochs, accelerator=accelerator, devices=options.devices, strategy=strategy,
             num_nodes=options.num_nodes, precision=precision, callbacks=callbacks,
             logger=_loggers(run_dir, phase.name, index),
             plugins=[AtomicCheckpointIO()], enable_progress_bar=options.progress_bar,
@@ -153,9 +183,9 @@ def fit_plan(
         model.train()  # unfrozen BatchNorm back to train mode; frozen BatchNorm stays in eval
         last = phase_dir / "last.ckpt"
         ckpt_path = str(last) if resume and last.exists() else None
-        trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True if ckpt_path else None)
-        if trainer.interrupted:
-            raise KeyboardInterrupt
+        _fit_interruptible(trainer, module, data, ckpt_path)
+        if trainer.world_size > 1 and trainer.is_global_zero and state_path.exists():
+            history[:] = read_json(state_path)["history"]  # ddp_fork/spawn workers recorded the epochs there
         is_last = index == len(plan) - 1
         best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
         if is_last and best and best.exists():

@@ -1,8 +1,8 @@
 """Where and how to run: accelerator, precision and memory format, chosen automatically.
 
-bf16 autocast only where it is faster: on CUDA GPUs with bf16 support. CPUs without native bf16
-(AVX-512 without avx512_bf16/AMX, like the 2-core CI machines) train about 2-4x slower with it,
-so on CPU the default is fp32. channels_last helps convnets on CPU and GPU (measured in bench/).
+bf16 autocast only where it is faster: on CUDA GPUs with bf16 support, and on CPUs where a matmul
+probe (engine/speed.py) measures bf16 faster. CPUs without native bf16 (no avx512_bf16/AMX, like
+the 2-core CI machines) train 2-4x slower with it and stay fp32. channels_last helps convnets on CPU and GPU (measured in bench/).
 """
 from __future__ import annotations
 
@@ -28,7 +28,33 @@ def resolve_precision(precision: str, accelerator: str) -> str:
         return precision
     if accelerator in ("gpu", "cuda") and torch.cuda.is_bf16_supported():
         return "bf16-mixed"
+    if accelerator == "cpu":
+        from .speed import bf16_autocast_is_faster  # measured once; False without native bf16
+
+        return "bf16-mixed" if bf16_autocast_is_faster("cpu") else "32-true"
     return "32-true"
+
+
+def launched_externally() -> bool:
+    """True under torchrun / torchelastic or a multi-task SLURM job: the launcher made the processes."""
+    import os
+
+    if "TORCHELASTIC_RUN_ID" in os.environ or ("LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ):
+        return True
+    return int(os.environ.get("SLURM_NTASKS", "1") or 1) > 1 and "SLURM_PROCID" in os.environ
+
+
+def resolve_strategy(strategy: str, accelerator: str, devices: int | str, num_nodes: int) -> str:
+    """Lightning strategy: ``ddp`` under torchrun/SLURM or on GPUs, ``ddp_fork`` for several CPU
+    processes started from one command (no script re-launch, nothing to pickle), else ``auto``."""
+    if strategy != "auto":
+        return strategy
+    many = (isinstance(devices, int) and devices > 1) or num_nodes > 1 or devices == -1
+    if launched_externally():
+        return "ddp" if many or num_nodes > 1 else "auto"
+    if not many:
+        return "auto"
+    return "ddp_fork" if accelerator == "cpu" else "ddp"
 
 
 def is_convnet(model: torch.nn.Module) -> bool:

@@ -15,6 +15,7 @@ import torch
 
 from ..errors import DataError
 from ..run_model import RunModel, load_run
+from .onnx_predictor import format_predictions  # torch-free, shared with the ONNX predictor
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -63,9 +64,10 @@ class Predictor:
     def _encode(self, batch: Sequence[Any]) -> Any:
         if self.modality == "image":
             return torch.stack([self._image_tensor(x) for x in batch]).to(self.device)
-        texts = [str(t) for t in batch]
-        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
-        return {"input_ids": enc["input_ids"].to(self.device), "attention_mask": enc["attention_mask"].to(self.device)}
+        from ..data.text_datamodule import tokenize_texts
+
+        enc = tokenize_texts(self.tokenizer, [str(t) for t in batch], self.max_length)
+        return {k: v.to(self.device) for k, v in enc.items()}
 
     @torch.inference_mode()
     def predict_proba(self, inputs: Sequence[Any], batch_size: int = 32, tta: bool = False, progress: bool = False) -> np.ndarray:
@@ -92,13 +94,3 @@ class Predictor:
     def predict(self, inputs: Sequence[Any], top_k: int = 5, batch_size: int = 32, tta: bool = False, progress: bool = False) -> list[dict[str, Any]]:
         probs = self.predict_proba(inputs, batch_size=batch_size, tta=tta, progress=progress)
         return format_predictions(probs, self.classes, top_k)
-
-
-def format_predictions(probs: np.ndarray, classes: list[str], top_k: int = 5) -> list[dict[str, Any]]:
-    k = max(1, min(top_k, len(classes)))
-    results = []
-    for row in probs:
-        order = np.argsort(-row)[:k]
-        top = [{"label": classes[i], "probability": round(float(row[i]), 6)} for i in order]
-        results.append({"label": top[0]["label"], "probability": top[0]["probability"], "top_k": top})
-    return results

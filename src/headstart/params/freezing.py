@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..errors import ConfigError
-from ..model import TransferModel, set_frozen_batchnorm_eval
+from ..model import TransferModel
 
 
 def freeze_all(model: TransferModel) -> None:
@@ -20,7 +20,8 @@ def freeze_all(model: TransferModel) -> None:
 def set_trainable(model: TransferModel, groups: Iterable[str] | str) -> list[str]:
     """Make exactly ``groups`` trainable (``"all"``, ``"head"`` or a list of group names).
 
-    Returns the names of the trainable groups. Also re-applies eval mode to frozen BatchNorm.
+    Returns the names of the trainable groups. A model in train mode stays so, with BatchNorm
+    modes matching the new freezing (frozen ones in eval, the others in train).
     """
     layer_groups = model.layer_groups()
     names = [g.name for g in layer_groups]
@@ -39,8 +40,8 @@ def set_trainable(model: TransferModel, groups: Iterable[str] | str) -> list[str
         if g.name in wanted:
             for n in g.param_names:
                 params[n].requires_grad_(True)
-    if model.training:
-        set_frozen_batchnorm_eval(model)
+    if model.training:  # unfrozen BatchNorm back to train mode, frozen BatchNorm to eval
+        model.train()
     return [n for n in names if n in wanted]
 
 

@@ -5,8 +5,10 @@ start from the library model's top-level children (and its direct parameters); w
 fewer than ``min_groups`` units, or one unit holds more than half of all parameters and is a
 container of at least four parameterised blocks (``encoder.layers`` of a ViT, ``features`` of an
 EfficientNet), expand the largest such unit into its children. Finally merge runs of adjacent
-leaf units (a lone Conv, BatchNorm, position embedding) into one group, named ``stem`` at the start.
-Every parameter lands in exactly one group because units partition the module tree.
+leaf units (a lone Conv, BatchNorm, position embedding) into groups that hold at most one weighted
+layer (Conv/Linear) each, with the norms and loose parameters next to it: ResNet's conv1 + bn1
+become one ``stem`` group, while VGG's plain Conv layers stay one group each. The first group is
+named ``stem``. Every parameter lands in exactly one group because units partition the module tree.
 """
 from __future__ import annotations
 
@@ -33,6 +35,11 @@ class _Unit:
     @property
     def is_leaf(self) -> bool:
         return self.module is None or not self.children
+
+    @property
+    def is_weighted_layer(self) -> bool:
+        """A leaf module with a kernel or matrix (Conv, Linear, Embedding): it starts a group."""
+        return self.module is not None and any(p.ndim >= 2 for p in self.module.parameters())
 
 
 def _units_of(module: nn.Module, path: str) -> list[_Unit]:
@@ -69,10 +76,16 @@ def generic_layer_groups(backbone: nn.Module, min_groups: int = 4, attr: str = "
     run: list[_Unit] = []
 
     def flush() -> None:
-        if run:
-            name = "stem" if not groups else run[0].path
-            groups.append(LayerGroup(name, [n for u in run for n in u.param_names]))
-            run.clear()
+        segments: list[list[_Unit]] = []
+        for unit in run:
+            if segments and not (unit.is_weighted_layer and any(u.is_weighted_layer for u in segments[-1])):
+                segments[-1].append(unit)
+            else:
+                segments.append([unit])
+        for segment in segments:
+            name = "stem" if not groups else segment[0].path
+            groups.append(LayerGroup(name, [n for u in segment for n in u.param_names]))
+        run.clear()
 
     for unit in units:
         if unit.is_leaf:

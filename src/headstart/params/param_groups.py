@@ -62,8 +62,11 @@ def discriminative_param_groups(
     >>> groups = discriminative_param_groups(model, 1e-3)          # doctest: +SKIP
     >>> torch.optim.AdamW(groups)                                   # doctest: +SKIP
     """
-    if head_lr <= 0:
+    if not head_lr > 0:  # also catches NaN
         raise ConfigError(f"learning rate must be > 0, got {head_lr}.")
+    for name, value in (group_lrs or {}).items():
+        if not 0 <= value < float("inf"):
+            raise ConfigError(f"group_lrs[{name!r}] must be >= 0 and finite, got {value}.")
     layer_groups = model.layer_groups()
     scales = layer_lr_scales(len(layer_groups), layer_decay, lr_spread)
     names = {g.name for g in layer_groups}

@@ -50,10 +50,17 @@ class StrategyOptions:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}.")
         if self.head_epochs < 0:
             raise ConfigError(f"head_epochs must be >= 0, got {self.head_epochs}.")
-        if self.lr <= 0:
+        if not self.lr > 0:  # also catches NaN
             raise ConfigError(f"lr must be > 0, got {self.lr}.")
         if not 0 < self.finetune_lr_factor <= 1:
             raise ConfigError(f"finetune_lr_factor must be in (0, 1], got {self.finetune_lr_factor}.")
+        # checked here, not when a later phase builds its optimizer after the earlier phases ran
+        if self.layer_decay is not None and not 0 < self.layer_decay <= 1:
+            raise ConfigError(f"layer_decay must be in (0, 1], got {self.layer_decay}.")
+        if not self.lr_spread >= 1:
+            raise ConfigError(f"lr_spread must be >= 1, got {self.lr_spread}.")
+        if not 0 <= self.warmup_fraction < 1:
+            raise ConfigError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}.")
 
 
 PlanFn = Callable[[StrategyOptions, int], list[Phase]]  # (options, number of layer groups) -> phases
