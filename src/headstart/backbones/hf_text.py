@@ -115,6 +115,7 @@ class HFTextBackbone(Backbone):
 
             config = _hub_call(ref, offline, _load_config)
             model = AutoModel.from_config(config, dtype=torch.float32)
+            drop_unused_pooler(model)  # before loading: headstart's own weight files have no pooler
             if weights != "none":
                 apply_state_dict(model, read_state_dict(weights), weights)
         else:
@@ -373,6 +374,7 @@ def build_tinybert(weights: str = "none", **options: Any) -> HFTextBackbone:
         vocab_size=tokenizer.vocab_size, pad_token_id=tokenizer.pad_token_id, **TINYBERT_CONFIG
     )
     model = AutoModel.from_config(config, dtype=torch.float32)
+    drop_unused_pooler(model)  # before loading: headstart's own weight files have no pooler
     if weights != "none":
         if not looks_like_weights_file(weights):
             raise WeightsError(

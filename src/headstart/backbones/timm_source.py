@@ -5,6 +5,7 @@ pretrained data config and its layer groups (``group_matcher``); we use all thre
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -18,6 +19,36 @@ from .data_config import DataConfig
 from .offline import offline_error
 from .registry import SourceEntry, register_source
 from .weights_file import apply_state_dict, read_state_dict
+
+
+def _hub_reachable() -> bool:
+    """A DNS lookup of the hub (milliseconds), so an offline machine fails at once instead of
+    waiting through huggingface_hub's retries (about a minute)."""
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+        return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _offline_if_unreachable(pretrained: bool):
+    """Use the Hugging Face cache only (no network calls) when the hub cannot be reached."""
+    if not pretrained or _hub_reachable():
+        yield
+        return
+    from huggingface_hub import constants
+
+    saved = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = saved
 
 
 def data_config_from_timm(model: torch.nn.Module) -> DataConfig:
@@ -83,7 +114,8 @@ class TimmBackbone(Backbone):
         super().__init__(f"timm:{model_name}", "timm", {"options": dict(kwargs)})
         pretrained = weights == "imagenet"
         try:
-            model = timm.create_model(model_name, pretrained=pretrained, num_classes=0, **kwargs)
+            with _offline_if_unreachable(pretrained):
+                model = timm.create_model(model_name, pretrained=pretrained, num_classes=0, **kwargs)
         except RuntimeError as exc:
             if pretrained and "pretrained" in str(exc).lower():
                 raise WeightsError(f"timm has no pretrained weights for {self.name}.",

@@ -6,16 +6,14 @@ run. ``tta=True`` averages the probabilities of the image and its horizontal fli
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
 
-from ..errors import DataError
 from ..run_model import RunModel, load_run
-from .onnx_predictor import format_predictions  # torch-free, shared with the ONNX predictor
+from .onnx_predictor import format_predictions, open_rgb  # torch-free, shared with the ONNX predictor
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -44,22 +42,7 @@ class Predictor:
         return cls(load_run(run_dir), device)
 
     def _image_tensor(self, item: Any) -> torch.Tensor:
-        from PIL import Image, UnidentifiedImageError
-
-        from ..data.images import pil_to_rgb
-
-        try:
-            if isinstance(item, Image.Image):
-                image = item
-            elif isinstance(item, (bytes, bytearray)):
-                image = Image.open(io.BytesIO(item))
-            else:
-                image = Image.open(item)
-            image = pil_to_rgb(image)
-        except (UnidentifiedImageError, OSError) as exc:
-            name = item if isinstance(item, (str, Path)) else "upload"
-            raise DataError(f"Cannot read image {name}: {type(exc).__name__}.", "Pass JPEG/PNG/BMP/GIF/WebP/TIFF files.") from None
-        return self.transform(image)
+        return self.transform(open_rgb(item))
 
     def _encode(self, batch: Sequence[Any]) -> Any:
         if self.modality == "image":
