@@ -44,7 +44,7 @@ def assert_partition(groups, module: nn.Module) -> None:
 # ------------------------------------------------------------------------------ groups
 def test_tinybert_groups_partition_params_in_order(tiny):
     groups = tiny.group_param_names()
-    assert [g.name for g in groups] == ["embeddings", "layer.0", "layer.1", "pooler"]
+    assert [g.name for g in groups] == ["embeddings", "layer.0", "layer.1"]  # unused HF pooler dropped
     assert_partition(groups, tiny)
     assert all(n.startswith("model.encoder.layer.1.") for n in groups[2].param_names)
 
@@ -118,7 +118,7 @@ def test_minilm_loads_offline_from_package(minilm):
     assert minilm.spec["name"] == "minilm" and minilm.spec["source"] == "hf"
     assert minilm.spec["pooling"] == "mean"
     assert [g.name for g in minilm.group_param_names()][:2] == ["embeddings", "layer.0"]
-    assert len(minilm.group_param_names()) == 8  # embeddings, 6 layers, pooler
+    assert len(minilm.group_param_names()) == 7  # embeddings, 6 layers (unused HF pooler dropped)
     texts = ["A man is playing a guitar.", "Someone plays the guitar.", "The stock market fell sharply today."]
     with torch.no_grad():
         feats = torch.nn.functional.normalize(minilm(encode(minilm, texts)), dim=-1)
