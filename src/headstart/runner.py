@@ -141,6 +141,7 @@ def train_run(
 
         lora_info = {"r": config.lora_r, "alpha": config.lora_alpha, "dropout": config.lora_dropout}
         apply_lora(model, **lora_info)
+    run_dir = prepare_run_dir(config, resume=resume_dir is not None)  # before the LR finder: fail fast on a clash
     lr = config.lr
     lr_finding = None
     if lr == "auto":
@@ -152,9 +153,9 @@ def train_run(
     if isinstance(lr, str):
         raise ConfigError(f"lr must be a number or 'auto', got {lr!r}.")
     plan = plan_for(config.strategy, strategy_options(config, float(lr)), len(model.layer_groups()))
-    run_dir = prepare_run_dir(config, resume=resume_dir is not None)
     resolved = config.to_dict()
     resolved["lr"] = float(lr)
+    resolved["name"] = None  # `train --config runs/x/config.yaml` makes a new run instead of clashing with x
     for key in ("data", "val_data"):  # absolute, so `--resume` works from any working directory
         if resolved.get(key) and os.path.exists(resolved[key]):
             resolved[key] = os.path.abspath(resolved[key])
@@ -225,10 +226,28 @@ def train_run(
     inputs = [x for x, _ in split.val]
     write_json(run_dir / "val_predictions.json", {"classes": classes, "items": prediction_items(logits, labels, inputs)})
     _write_report(run_dir, console)
+    console.print(summary_table(history))
     console.print(f"\nval_accuracy={metrics['val_accuracy']:.4f}  macro_f1={metrics['macro_f1']:.4f}  "
                   f"val_loss={metrics['val_loss']:.4f}  time={metrics['wall_time_s']:.1f}s")
     console.print(f"Run folder: {run_dir}")
     return TrainResult(run_dir, metrics, model)
+
+
+def summary_table(history: list[dict[str, Any]]):
+    """The per-epoch story of the run as a rich table (printed after training)."""
+    from rich.table import Table
+
+    table = Table(title="Summary")
+    for col in ("epoch", "phase", "train_loss", "val_loss", "val_accuracy", "seconds"):
+        table.add_column(col, justify="left" if col == "phase" else "right")
+
+    def fmt(value: Any, digits: int = 4) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    for e in history:
+        table.add_row(str(e["epoch"]), e["phase"], fmt(e.get("train_loss")), fmt(e.get("val_loss")),
+                      fmt(e.get("val_accuracy")), fmt(e.get("seconds"), 1))
+    return table
 
 
 def _default_phase_data(config: RunConfig, dm: Any, run_dir: Path) -> Callable | None:

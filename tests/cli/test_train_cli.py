@@ -123,6 +123,9 @@ def test_config_file_flags_override_and_saved_config_reproduces(cli, image_data:
     assert [e["train_loss"] for e in repeat["epochs"]] == pytest.approx([e["train_loss"] for e in metrics["epochs"]], abs=1e-6)
     assert {k: v for k, v in yaml.safe_load(Path("runs/again/config.yaml").read_text()).items() if k != "name"} == \
         {k: v for k, v in saved.items() if k != "name"}
+    assert saved["name"] is None  # so the saved config re-runs without clashing with its own folder
+    third = cli("train", "--config", "runs/first/config.yaml")
+    assert third.code == 0, third.err
 
 
 def test_corrupt_image_is_skipped_with_a_count(cli, image_data: Path, tmp_path: Path, no_report: None) -> None:
