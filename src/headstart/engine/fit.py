@@ -125,8 +125,11 @@ def fit_plan(
     phase_data: PhaseData | None = None,
     on_phase_start: Callable[[int, Phase, ParamReport], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Train ``model`` through ``plan``; returns the per-epoch history. Final weights: the best
-    (lowest val_loss) epoch of the last phase."""
+    """Train ``model`` through ``plan``; returns the per-epoch history.
+
+    Final weights: the best (lowest val_loss) epoch over all phases, recorded in ``state.json``
+    as ``best``. If unfreezing made the model worse on validation data, the head-phase weights win.
+    """
     quiet_lightning()
     run_dir = Path(run_dir)
     state_path = run_dir / "state.json"
@@ -186,10 +189,14 @@ def fit_plan(
         _fit_interruptible(trainer, module, data, ckpt_path)
         if trainer.world_size > 1 and trainer.is_global_zero and state_path.exists():
             history[:] = read_json(state_path)["history"]  # ddp_fork/spawn workers recorded the epochs there
-        is_last = index == len(plan) - 1
         best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
-        if is_last and best and best.exists():
-            _load_module_state(model, best)
+        score = checkpoint.best_model_score
+        if best and best.exists() and score is not None and torch.isfinite(score):
+            previous = state.get("best")
+            if previous is None or float(score) < previous["val_loss"]:
+                state["best"] = {"val_loss": float(score), "path": str(best), "phase": phase.name}
+        if index == len(plan) - 1 and state.get("best") and Path(state["best"]["path"]).exists():
+            _load_module_state(model, Path(state["best"]["path"]))
         if trainer.is_global_zero:
             write_safetensors(ckpt_root / f"phase{index}-end.safetensors", model.state_dict())
             state["completed"] = index + 1
