@@ -170,8 +170,10 @@ def fit_plan(
         if options.compile:
             module.forward = torch.compile(module.forward)  # type: ignore[method-assign]  # state_dict keys unchanged
         phase_dir = ckpt_root / f"phase{index}"
+        # A phase on cached features takes seconds: it keeps only its best checkpoint (no per-epoch
+        # last.ckpt, which would re-save the whole frozen backbone every epoch) and restarts on resume.
         checkpoint = ModelCheckpoint(dirpath=phase_dir, filename="best", monitor="val_loss", mode="min",
-                                     save_last=True, save_top_k=1, enable_version_counter=False)
+                                     save_last=not features_input, save_top_k=1, enable_version_counter=False)
         callbacks: list[Any] = [checkpoint, EpochHistory(history, phase.name, save_state), *options.extra_callbacks]
         if options.early_stopping_patience:
             callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=options.early_stopping_patience))
