@@ -183,7 +183,7 @@ def fit_plan(
             logger=_loggers(run_dir, phase.name, index),
             plugins=[AtomicCheckpointIO()], enable_progress_bar=options.progress_bar,
             enable_model_summary=False, num_sanity_val_steps=0, deterministic=False,
-            log_every_n_steps=1, limit_train_batches=options.limit_train_batches,
+            log_every_n_steps=10, limit_train_batches=options.limit_train_batches,
         )
         model.train()  # unfrozen BatchNorm back to train mode; frozen BatchNorm stays in eval
         last = phase_dir / "last.ckpt"
