@@ -83,6 +83,35 @@ def class_weight_tensor(counts: list[int]) -> torch.Tensor:
     return w / w.mean()
 
 
+@dataclass
+class BuiltModel:
+    backbone: Backbone
+    datamodule: Any
+    split: Any
+    data_config: Any
+    model: TransferModel
+    lora: dict[str, Any] | None
+
+
+def build_model(config: RunConfig, console: Console | None = None) -> BuiltModel:
+    """Backbone, data and the TransferModel for ``config``: what `train` and `lr-find` both start from."""
+    text = backbone_modality(config.model) == "text"
+    backbone = create_backbone(config.model, weights=config.weights,
+                               **({"max_length": config.max_length} if text and config.max_length else {}))
+    if console is not None and getattr(backbone, "load_report", None):
+        console.print(backbone.load_report.summary())
+    dm, split, data_config = build_data(config, backbone)
+    head = build_head(config.head, backbone.num_features, len(split.classes), dropout=config.head_dropout, hidden=config.head_hidden)
+    model = TransferModel(backbone, head, list(split.classes))
+    lora_info = None
+    if config.strategy == "lora":
+        from .backbones.lora import apply_lora
+
+        lora_info = {"r": config.lora_r, "alpha": config.lora_alpha, "dropout": config.lora_dropout}
+        apply_lora(model, **lora_info)
+    return BuiltModel(backbone, dm, split, data_config, model, lora_info)
+
+
 def prepare_run_dir(config: RunConfig, resume: bool) -> Path:
     from lightning.pytorch.utilities import rank_zero_only
 
@@ -126,21 +155,10 @@ def train_run(
     t0 = time.perf_counter()
     # Seed before anything random is built (random-init backbone, new head): same config, same run.
     torch.manual_seed(config.seed)
-    text = backbone_modality(config.model) == "text"
-    backbone = create_backbone(config.model, weights=config.weights,
-                               **({"max_length": config.max_length} if text and config.max_length else {}))
-    if getattr(backbone, "load_report", None):
-        console.print(backbone.load_report.summary())
-    dm, split, data_config = build_data(config, backbone)
+    built = build_model(config, console)
+    backbone, dm, split, data_config, model, lora_info = (
+        built.backbone, built.datamodule, built.split, built.data_config, built.model, built.lora)
     classes = list(split.classes)
-    head = build_head(config.head, backbone.num_features, len(classes), dropout=config.head_dropout, hidden=config.head_hidden)
-    model = TransferModel(backbone, head, classes)
-    lora_info = None
-    if config.strategy == "lora":
-        from .backbones.lora import apply_lora
-
-        lora_info = {"r": config.lora_r, "alpha": config.lora_alpha, "dropout": config.lora_dropout}
-        apply_lora(model, **lora_info)
     run_dir = prepare_run_dir(config, resume=resume_dir is not None)  # before the LR finder: fail fast on a clash
     lr = config.lr
     lr_finding = None

@@ -24,24 +24,10 @@ The test trains a copy of the model for the first phase of the strategy (the hea
 
 def _build(config):
     """Model and datamodule for ``config``, built the way ``headstart train`` builds them."""
-    from ..backbones import create_backbone
-    from ..backbones.registry import backbone_modality
-    from ..heads import build_head
-    from ..model import TransferModel
-    from ..runner import build_data
+    from ..runner import build_model
 
-    text = backbone_modality(config.model) == "text"
-    backbone = create_backbone(config.model, weights=config.weights,
-                               **({"max_length": config.max_length} if text and config.max_length else {}))
-    dm, split, _ = build_data(config, backbone)
-    head = build_head(config.head, backbone.num_features, len(split.classes),
-                      dropout=config.head_dropout, hidden=config.head_hidden)
-    model = TransferModel(backbone, head, list(split.classes))
-    if config.strategy == "lora":
-        from ..backbones.lora import apply_lora
-
-        apply_lora(model, r=config.lora_r, alpha=config.lora_alpha, dropout=config.lora_dropout)
-    return model, dm
+    built = build_model(config)
+    return built.model, built.datamodule
 
 
 @app.command("lr-find", help="Find a good learning rate with a short LR range test (keeps layer-group LR ratios)." + EXAMPLES)
