@@ -13,8 +13,6 @@ from torch import nn
 
 from .backbones.base import Backbone, LayerGroup
 
-NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
-
 
 class TransferModel(nn.Module):
     """``head(backbone(inputs))`` with layer groups ``[*backbone groups, head]``.

@@ -20,6 +20,7 @@ from .backbones.base import Backbone
 from .backbones.registry import backbone_modality
 from .config import RunConfig, config_from_dict, load_config
 from .engine.evaluate import classification_metrics, collect_logits, prediction_items
+from .engine.feature_cache import cached_phase_data
 from .engine.fit import EngineOptions, fit_plan
 from .errors import ConfigError, RunError
 from .heads import build_head
@@ -222,7 +223,7 @@ def train_run(
         limit_train_batches=config.limit_train_batches, compile=config.compile,
     )
     if phase_data is None:
-        phase_data = _default_phase_data(config, dm, run_dir)
+        phase_data = cached_phase_data(config, dm, run_dir)
     os.environ[RUN_NAME_ENV] = run_dir.name  # for DDP workers that Lightning starts by re-running this command
     try:
         history = fit_plan(model, dm, plan, run_dir, options, resume=resume_dir is not None,
@@ -268,18 +269,8 @@ def summary_table(history: list[dict[str, Any]]):
     return table
 
 
-def _default_phase_data(config: RunConfig, dm: Any, run_dir: Path) -> Callable | None:
-    try:
-        from .engine.feature_cache import cached_phase_data
-    except ImportError:
-        return None
-    return cached_phase_data(config, dm, run_dir)
-
-
 def _write_report(run_dir: Path, console: Console) -> None:
-    try:
-        from .report.html import write_report
-    except ImportError:
-        return
+    from .report.html import write_report  # matplotlib: imported only when a run finishes
+
     path = write_report(run_dir)
     console.print(f"Report: {path}")

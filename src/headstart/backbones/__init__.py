@@ -9,7 +9,7 @@ from .registry import BACKBONES, SOURCES, BackboneEntry, SourceEntry, create_bac
 
 import importlib.util
 
-if importlib.util.find_spec("transformers") is not None and importlib.util.find_spec(__name__ + ".hf_text"):
+if importlib.util.find_spec("transformers") is not None:  # text backbones need transformers
     from . import hf_text  # noqa: F401
 
 __all__ = ["Backbone", "LayerGroup", "DataConfig", "BACKBONES", "SOURCES", "BackboneEntry",
