@@ -34,6 +34,12 @@ def evaluate_run(run_dir: str | Path, data: str, batch_size: int = 32, progress:
 
     predictor = Predictor.from_run(run_dir)
     items = labelled_items(data, predictor.modality, **columns)
+    return evaluate_items(predictor, items, str(data), batch_size=batch_size, progress=progress)
+
+
+def evaluate_items(predictor: Any, items: list[tuple[Any, str]], data: str, batch_size: int = 32,
+                   progress: bool = False) -> dict[str, Any]:
+    """Metrics of ``predictor`` on ``(input, class name)`` pairs (``data`` names them in errors)."""
     unknown = sorted({c for _, c in items} - set(predictor.classes))
     if unknown:
         raise DataError(f"{data} has classes the model was not trained on: {', '.join(unknown[:5])}.",

@@ -86,7 +86,15 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> RunModel:
         info = json.loads(info_path.read_text())
     except json.JSONDecodeError as exc:
         raise RunError(f"{info_path} is not valid JSON ({exc.msg}).") from None
-    model = build_model_from_info(info, run_dir)
+    return model_from_files(info, weights_path, run_dir, device)
+
+
+def model_from_files(info: dict[str, Any], weights_path: Path, folder: Path, device: str = "cpu") -> RunModel:
+    """The model ``info`` (model.json's content) describes, filled from ``weights_path``.
+
+    ``folder`` holds the text backbone's assets (``backbone/``): a run folder or an ``hf`` export.
+    """
+    model = build_model_from_info(info, folder)
     from safetensors.torch import load_file
 
     state = load_file(str(weights_path))
@@ -94,4 +102,4 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> RunModel:
     if missing or unexpected:
         raise RunError(f"{weights_path} does not match model.json (missing {missing[:3]}, unexpected {unexpected[:3]}).")
     model.eval().to(device)
-    return RunModel(model, info, DataConfig.from_dict(info["data_config"]), run_dir)
+    return RunModel(model, info, DataConfig.from_dict(info["data_config"]), folder)

@@ -47,15 +47,22 @@ def _run_name(config: RunConfig) -> str:
     return f"{model}-{config.strategy}-{stamp}"
 
 
-def build_data(config: RunConfig, backbone: Backbone):
-    """The datamodule and the val inputs (paths or texts) for ``config`` and ``backbone``."""
+def build_data(config: RunConfig, backbone: Backbone, source: Any = None, val_source: Any = None):
+    """The datamodule and the val inputs (paths or texts) for ``config`` and ``backbone``.
+
+    ``source``/``val_source``: in-memory data (:class:`headstart.data.sources.DataSource`) used
+    instead of the ``config.data``/``config.val_data`` paths.
+    """
     data_config = backbone.data_config
+    memory_split = source.split(data_config.modality, val=val_source, val_fraction=config.val_fraction,
+                                seed=config.seed) if source is not None else None
     if data_config.modality == "text":
         from .data.text import load_text_dataset
         from .data.text_datamodule import TextDataModule
 
-        split = load_text_dataset(config.data, val_path=config.val_data, text_column=config.text_column,
-                                  label_column=config.label_column, val_fraction=config.val_fraction, seed=config.seed)
+        split = memory_split or load_text_dataset(
+            config.data, val_path=config.val_data, text_column=config.text_column,
+            label_column=config.label_column, val_fraction=config.val_fraction, seed=config.seed)
         max_length = config.max_length or data_config.max_length or 128
         dm = TextDataModule(split, backbone.tokenizer, max_length, batch_size=config.batch_size,
                             num_workers=config.num_workers or 0, seed=config.seed)
@@ -65,8 +72,8 @@ def build_data(config: RunConfig, backbone: Backbone):
 
     if config.image_size:
         data_config = data_config.with_image_size(config.image_size)
-    split = load_image_dataset(config.data, val_path=config.val_data, val_fraction=config.val_fraction,
-                               seed=config.seed, strict=config.strict)
+    split = memory_split or load_image_dataset(config.data, val_path=config.val_data, val_fraction=config.val_fraction,
+                                               seed=config.seed, strict=config.strict)
     dm = ImageDataModule(split, data_config, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed)
     return dm, split, data_config
 
@@ -94,14 +101,14 @@ class BuiltModel:
     lora: dict[str, Any] | None
 
 
-def build_model(config: RunConfig, console: Console | None = None) -> BuiltModel:
+def build_model(config: RunConfig, console: Console | None = None, source: Any = None, val_source: Any = None) -> BuiltModel:
     """Backbone, data and the TransferModel for ``config``: what `train` and `lr-find` both start from."""
     text = backbone_modality(config.model) == "text"
     backbone = create_backbone(config.model, weights=config.weights,
                                **({"max_length": config.max_length} if text and config.max_length else {}))
     if console is not None and getattr(backbone, "load_report", None):
         console.print(backbone.load_report.summary())
-    dm, split, data_config = build_data(config, backbone)
+    dm, split, data_config = build_data(config, backbone, source, val_source)
     head = build_head(config.head, backbone.num_features, len(split.classes), dropout=config.head_dropout, hidden=config.head_hidden)
     model = TransferModel(backbone, head, list(split.classes))
     lora_info = None
@@ -142,21 +149,34 @@ def train_run(
     resume_dir: str | Path | None = None,
     console: Console | None = None,
     phase_data: Callable | None = None,
+    source: Any = None,
+    val_source: Any = None,
+    progress: bool = True,
 ) -> TrainResult:
-    """Train according to ``config``; with ``resume_dir`` continue that run from its config.yaml."""
-    console = console or Console()
+    """Train according to ``config``; with ``resume_dir`` continue that run from its config.yaml.
+
+    ``source``/``val_source`` (:class:`headstart.data.sources.DataSource`) train from data in memory;
+    ``config.data`` then only describes it. ``progress=False`` prints nothing and shows no bars.
+    """
+    from .data.sources import check_memory_data
+
+    console = console or Console(quiet=not progress)
     if resume_dir is not None:
         resume_dir = Path(resume_dir)
         if not (resume_dir / "config.yaml").is_file():
             raise RunError(f"{resume_dir} has no config.yaml: not a headstart run folder.")
         config = load_config(resume_dir / "config.yaml")
         config = config_from_dict({**config.to_dict(), "output_dir": str(resume_dir.parent), "name": resume_dir.name})
+    check_memory_data(config, source, val_source, resume_dir)
+    if source is not None:
+        config = config_from_dict({**config.to_dict(), "data": source.description,
+                                   "val_data": val_source.description if val_source is not None else config.val_data})
     if not config.data:
         raise ConfigError("No training data given.", "Pass DATA (an image folder or a CSV) to `headstart train`.")
     t0 = time.perf_counter()
     # Seed before anything random is built (random-init backbone, new head): same config, same run.
     torch.manual_seed(config.seed)
-    built = build_model(config, console)
+    built = build_model(config, console, source, val_source)
     backbone, dm, split, data_config, model, lora_info = (
         built.backbone, built.datamodule, built.split, built.data_config, built.model, built.lora)
     classes = list(split.classes)
@@ -220,7 +240,7 @@ def train_run(
         label_smoothing=config.label_smoothing,
         class_weights=class_weight_tensor(counts) if counts else None,
         early_stopping_patience=config.early_stopping, channels_last=config.channels_last,
-        limit_train_batches=config.limit_train_batches, compile=config.compile,
+        limit_train_batches=config.limit_train_batches, compile=config.compile, progress_bar=progress,
     )
     if phase_data is None:
         phase_data = cached_phase_data(config, dm, run_dir)
@@ -232,6 +252,8 @@ def train_run(
         os.environ.pop(RUN_NAME_ENV, None)
     from lightning.pytorch.utilities import rank_zero_only
 
+    from .data.sources import val_inputs
+
     if rank_zero_only.rank != 0:  # DDP: rank 0 evaluates and writes the run files
         return TrainResult(run_dir, {}, model)
     write_safetensors(run_dir / "model.safetensors", model.state_dict())
@@ -242,7 +264,7 @@ def train_run(
     metrics["wall_time_s"] = round(time.perf_counter() - t0, 2)
     metrics["train_size"], metrics["val_size"] = len(split.train), len(split.val)
     write_json(run_dir / "metrics.json", metrics)
-    inputs = [x for x, _ in split.val]
+    inputs = val_inputs(split.val, run_dir)  # in-memory images are written to RUN/val_images/
     write_json(run_dir / "val_predictions.json", {"classes": classes, "items": prediction_items(logits, labels, inputs)})
     _write_report(run_dir, console)
     console.print(summary_table(history))

@@ -345,6 +345,8 @@ def read_image_rgb(path: str | os.PathLike) -> torch.Tensor:
 class ImageDataset(Dataset):
     """Map-style dataset of ``(image path, class index)`` pairs returning ``(tensor, label)``.
 
+    An item may also be an image in memory (see :mod:`headstart.data.inputs`) instead of a path.
+
     Images are decoded by :func:`read_image_rgb` to ``uint8 [3, H, W]`` and passed through
     ``transform`` (e.g. :func:`headstart.data.transforms.build_transforms`) when one is given.
 
@@ -369,7 +371,12 @@ class ImageDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         path, label = self.items[index]
-        image = read_image_rgb(path)
+        if isinstance(path, (str, os.PathLike)):
+            image = read_image_rgb(path)
+        else:  # an image held in memory (headstart.data.sources): PIL, array, tensor or lazy row
+            from .inputs import image_tensor
+
+            image = image_tensor(path)
         if self.transform is not None:
             image = self.transform(image)
         return image, label

@@ -3,6 +3,10 @@
 Images are decoded and preprocessed exactly like validation images (resize, centre crop,
 normalisation from the weights' data config); texts are tokenised with the tokenizer saved in the
 run. ``tta=True`` averages the probabilities of the image and its horizontal flip.
+
+Inputs: one item or a list of them. An image is a path, raw bytes, a PIL image, a numpy ``HxWxC``
+array or a ``CxHxW``/``HxWxC`` tensor (:mod:`headstart.data.inputs`); a 4-D array or tensor is a
+batch. A text is a string. One item gives one result (a dict), a list gives a list.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..run_model import RunModel, load_run
 from .onnx_predictor import format_predictions, open_rgb  # torch-free, shared with the ONNX predictor
@@ -42,7 +47,21 @@ class Predictor:
         return cls(load_run(run_dir), device)
 
     def _image_tensor(self, item: Any) -> torch.Tensor:
-        return self.transform(open_rgb(item))
+        if isinstance(item, (str, Path, bytes, bytearray, Image.Image)):
+            return self.transform(open_rgb(item))  # files, bytes and PIL images: decoded as `serve` does
+        from ..data.inputs import image_tensor  # arrays, tensors, rows of an in-memory dataset
+
+        return self.transform(image_tensor(item))
+
+    def _as_list(self, inputs: Any) -> tuple[list[Any], bool]:
+        """``(items, single)``: one input becomes a one-item list (a path string is not iterated)."""
+        if self.modality == "text":
+            return ([inputs], True) if isinstance(inputs, str) else (list(inputs), False)
+        from ..data.inputs import is_single_image
+
+        if is_single_image(inputs):
+            return [inputs], True
+        return list(inputs), False  # a list/tuple, or a 4-D array/tensor: a batch of images
 
     def _encode(self, batch: Sequence[Any]) -> Any:
         if self.modality == "image":
@@ -54,9 +73,9 @@ class Predictor:
 
     @torch.inference_mode()
     def predict_proba(self, inputs: Sequence[Any], batch_size: int = 32, tta: bool = False, progress: bool = False) -> np.ndarray:
-        """Class probabilities, shape ``[len(inputs), num_classes]``."""
+        """Class probabilities, shape ``[len(inputs), num_classes]`` (``[1, num_classes]`` for one input)."""
         out = []
-        batches = list(_batches(list(inputs), batch_size))
+        batches = list(_batches(self._as_list(inputs)[0], batch_size))
         iterator: Iterable = batches
         if progress and len(batches) > 1:
             from rich.progress import track
@@ -72,8 +91,17 @@ class Predictor:
 
     @torch.inference_mode()
     def predict_logits(self, inputs: Sequence[Any], batch_size: int = 32) -> np.ndarray:
-        return np.concatenate([self.model(self._encode(b)).float().cpu().numpy() for b in _batches(list(inputs), batch_size)])
+        return np.concatenate([self.model(self._encode(b)).float().cpu().numpy()
+                               for b in _batches(self._as_list(inputs)[0], batch_size)])
 
-    def predict(self, inputs: Sequence[Any], top_k: int = 5, batch_size: int = 32, tta: bool = False, progress: bool = False) -> list[dict[str, Any]]:
-        probs = self.predict_proba(inputs, batch_size=batch_size, tta=tta, progress=progress)
-        return format_predictions(probs, self.classes, top_k)
+    def predict(self, inputs: Any, top_k: int = 5, batch_size: int = 32, tta: bool = False,
+                progress: bool = False) -> list[dict[str, Any]] | dict[str, Any]:
+        """Top-k labels with probabilities: a dict for one input, a list of dicts for a list.
+
+        >>> Predictor.from_run("runs/pets").predict("cat.jpg")["label"]      # doctest: +SKIP
+        'cat'
+        """
+        items, single = self._as_list(inputs)
+        probs = self.predict_proba(items, batch_size=batch_size, tta=tta, progress=progress)
+        results = format_predictions(probs, self.classes, top_k)
+        return results[0] if single else results
