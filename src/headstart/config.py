@@ -27,12 +27,15 @@ from .errors import ConfigError
 Check = Callable[[Any], "str | None"]  # value -> None if fine, else what it must be ("must be >= 1")
 
 
-def option(default: Any, help: str, check: Check | None = None, *, cli: bool = True, group: str = "") -> Any:
+def option(default: Any, help: str, check: Check | None = None, *, cli: bool = True, group: str = "",
+           listable: bool = False) -> Any:
     """A RunConfig field: ``default``, its ``help`` text, an optional value ``check``.
 
     ``cli=False`` keeps the field out of ``headstart train --help`` (internal/testing knobs).
+    ``listable=True``: a text option that also takes a list (YAML or Python), joined with commas.
     """
-    return field(default=default, metadata={"help": help, "check": check, "cli": cli, "group": group})
+    return field(default=default, metadata={"help": help, "check": check, "cli": cli, "group": group,
+                                            "listable": listable})
 
 
 # --- value checks: each returns None when the value is fine, else what it must be -------------------
@@ -83,6 +86,29 @@ def plain_name(value: Any) -> str | None:
     if value is None or (value and not any(c in value for c in "/\\") and value not in (".", "..")):
         return None
     return "must be a plain folder name (no '/' or '\\'), or unset"
+
+
+LOGGERS = ("csv", "tensorboard", "mlflow", "wandb")  # engine/loggers.py builds them
+
+
+def logger_names(value: str | None) -> list[str]:
+    """``"csv,mlflow"`` -> ``["csv", "mlflow"]``; ``"none"`` or empty -> ``[]``."""
+    names = [n.strip().lower() for n in str(value or "").split(",") if n.strip()]
+    return [] if names == ["none"] else list(dict.fromkeys(names))
+
+
+def _check_loggers(value: Any) -> str | None:
+    """Known logger names whose package is installed (found without importing it)."""
+    import importlib.util
+
+    if not isinstance(value, str):
+        return f"must be a comma-separated list of {', '.join(LOGGERS)} (or none)"
+    for name in logger_names(value):
+        if name not in LOGGERS:
+            return f"must name loggers from {', '.join(LOGGERS)} (or none); {name!r} is not one"
+        if name != "csv" and importlib.util.find_spec(name) is None:
+            return f"{name!r} needs the {name} package: pip install 'headstart[{name}]'"
+    return None
 
 
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
@@ -140,6 +166,8 @@ class RunConfig:
     cache_augment: int = option(0, "Cache K augmented views per training image.", at_least(0), group="hardware")
     compile: bool = option(False, "torch.compile the model.", group="hardware")
     limit_train_batches: int | float | None = option(None, "Train on this many batches (int) or this fraction (float) per epoch.", positive(), cli=False, group="hardware")
+    logger: str = option("csv", "Experiment loggers, comma-separated (a list in YAML): csv | tensorboard | mlflow | wandb | none.",
+                         _check_loggers, listable=True, group="output")
     # output
     output_dir: str = option("runs", "Where run folders go.", group="output")
     name: str | None = option(None, "Run folder name (default: model-strategy-time).", plain_name, group="output")
@@ -243,12 +271,15 @@ def parse_text_value(key: str, text: str) -> Any:
 def config_from_dict(data: dict[str, Any], source: str = "config") -> RunConfig:
     hints = typing.get_type_hints(RunConfig)
     valid = [f.name for f in fields(RunConfig)]
+    listable = {f.name for f in fields(RunConfig) if f.metadata.get("listable")}
     checked = {}
     for key, value in data.items():
         if key not in hints:
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else f" Valid keys: {', '.join(valid)}."
             raise ConfigError(f"{source}: unknown key {key!r}.{hint}")
+        if key in listable and isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
         checked[key] = _check_type(key, value, hints[key], source)
     try:
         return RunConfig(**checked)

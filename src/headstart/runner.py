@@ -241,6 +241,7 @@ def train_run(
         class_weights=class_weight_tensor(counts) if counts else None,
         early_stopping_patience=config.early_stopping, channels_last=config.channels_last,
         limit_train_batches=config.limit_train_batches, compile=config.compile, progress_bar=progress,
+        loggers=config.logger, hyperparams=resolved,
     )
     if phase_data is None:
         phase_data = cached_phase_data(config, dm, run_dir)

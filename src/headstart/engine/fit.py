@@ -14,8 +14,7 @@ from typing import Any, Callable
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 
 from ..model import TransferModel
 from ..params.freezing import set_trainable
@@ -25,6 +24,7 @@ from ..run_files import read_json, write_json, write_safetensors
 from ..strategies.base import Phase
 from .checkpoint_io import AtomicCheckpointIO
 from .history import EpochHistory
+from .loggers import build_loggers
 from .module import ClassifierModule
 from .runtime import is_convnet, quiet_lightning, resolve_accelerator, resolve_precision, resolve_strategy
 
@@ -46,6 +46,8 @@ class EngineOptions:
     strategy: str = "auto"  # Lightning strategy; auto = ddp / ddp_fork when several processes (runtime.resolve_strategy)
     compile: bool = False
     extra_callbacks: list[Any] = field(default_factory=list)
+    loggers: str = "csv"  # config.logger: csv,tensorboard,mlflow,wandb (engine/loggers.py)
+    hyperparams: dict[str, Any] | None = None  # logged once per run (the resolved config)
 
 
 PhaseData = Callable[[int, Phase, TransferModel], tuple[Any, bool]]  # -> (datamodule, features_input)
@@ -69,19 +71,6 @@ def phase_report(model: TransferModel, phase: Phase, weight_decay: float) -> Par
     groups = discriminative_param_groups(model, phase.head_lr, layer_decay=phase.layer_decay,
                                          lr_spread=phase.lr_spread, weight_decay=weight_decay)
     return parameter_report(model, groups, phase=phase.name)
-
-
-def _loggers(run_dir: Path, phase_name: str, index: int) -> list[Any]:
-    """CSV logs always; TensorBoard too when it is installed (``tensorboard --logdir RUN/logs``)."""
-    loggers: list[Any] = [CSVLogger(str(run_dir / "logs"), name=phase_name, version=f"phase{index}")]
-    import importlib.util
-
-    if importlib.util.find_spec("tensorboard") is not None:
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        loggers.append(TensorBoardLogger(str(run_dir / "logs"), name="tensorboard", version=f"phase{index}-{phase_name}",
-                                         default_hp_metric=False))
-    return loggers
 
 
 def _load_module_state(model: TransferModel, ckpt_path: Path) -> None:
@@ -154,6 +143,9 @@ def fit_plan(
     if channels_last:
         model.to(memory_format=torch.channels_last)
     num_classes = model.head.num_classes if hasattr(model.head, "num_classes") else int(model.classes and len(model.classes))
+    loggers = build_loggers(options.loggers, run_dir, quiet=not options.progress_bar)  # one per run: phases share one step axis
+    for logger in loggers:
+        logger.log_run_hyperparams(options.hyperparams or {})
 
     for index, phase in enumerate(plan):
         if index < state["completed"]:
@@ -175,12 +167,16 @@ def fit_plan(
         checkpoint = ModelCheckpoint(dirpath=phase_dir, filename="best", monitor="val_loss", mode="min",
                                      save_last=not features_input, save_top_k=1, enable_version_counter=False)
         callbacks: list[Any] = [checkpoint, EpochHistory(history, phase.name, save_state), *options.extra_callbacks]
+        for logger in loggers:
+            logger.start_phase(index, state.get("steps", 0))
+        if loggers:
+            callbacks.append(LearningRateMonitor(logging_interval="step"))  # every param group's LR
         if options.early_stopping_patience:
             callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=options.early_stopping_patience))
         trainer = L.Trainer(
             max_epochs=phase.epochs, accelerator=accelerator, devices=options.devices, strategy=strategy,
             num_nodes=options.num_nodes, precision=precision, callbacks=callbacks,
-            logger=_loggers(run_dir, phase.name, index),
+            logger=loggers or False,
             plugins=[AtomicCheckpointIO()], enable_progress_bar=options.progress_bar,
             enable_model_summary=False, num_sanity_val_steps=0, deterministic=False,
             log_every_n_steps=10, limit_train_batches=options.limit_train_batches,
@@ -202,7 +198,10 @@ def fit_plan(
         if trainer.is_global_zero:
             write_safetensors(ckpt_root / f"phase{index}-end.safetensors", model.state_dict())
             state["completed"] = index + 1
+            state["steps"] = state.get("steps", 0) + trainer.global_step
             save_state()
     if channels_last:
         model.to(memory_format=torch.contiguous_format)
+    for logger in loggers:
+        logger.close()
     return history
