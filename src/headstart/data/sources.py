@@ -167,7 +167,8 @@ def _from_hf(ds: Any, classes: Sequence[str] | None, image_column: str | None, t
         classes = list(features[label].names)  # a ClassLabel feature: integer labels with names
     image = image_column or next((c for c in names if type(features[c]).__name__ == "Image"), None)
     labels = list(ds[label])
-    description = f"<datasets.Dataset {len(ds)} rows>"
+    name = getattr(getattr(ds, "info", None), "dataset_name", None)  # a Hub dataset's id, for the model card
+    description = f"<datasets.Dataset {name + ' ' if name else ''}{len(ds)} rows>"
     if image is not None:
         if image not in names:
             raise DataError(f"The dataset has no column {image!r}; columns: {', '.join(names)}.", "Pass image_column='NAME'.")
