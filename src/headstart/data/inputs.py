@@ -64,7 +64,9 @@ def _from_array(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
         x = x.unsqueeze(0)
     elif x.ndim == 3:
         first, last = shape[0] in (1, 3, 4), shape[-1] in (1, 3, 4)
-        if last and (channels_last or not first):
+        if first and last and (shape[0] == 3) != (shape[-1] == 3):  # e.g. 4 x 6 x 3: RGB is the clue
+            first, last = shape[0] == 3, shape[-1] == 3
+        if last and (channels_last or not first):  # both possible: numpy means HWC, torch CHW
             x = x.permute(2, 0, 1)
         elif not first:
             raise DataError(f"An image array of shape {shape} has no channel axis of size 1, 3 or 4.",
