@@ -94,3 +94,8 @@ def test_a_logger_whose_package_is_missing_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a))
     with pytest.raises(ConfigError, match=r"pip install 'headstart\[mlflow\]'"):
         RunConfig(logger="csv,mlflow")
+
+
+@pytest.mark.skipif("tensorboard" not in OPTIONAL, reason="tensorboard is not installed (pip install 'headstart[tensorboard]')")
+def test_tensorboard_writes_one_event_stream_for_the_run(logged_run):
+    assert len(list((logged_run / "logs" / "tensorboard").glob("events.out.tfevents.*"))) == 1

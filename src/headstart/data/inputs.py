@@ -50,7 +50,8 @@ def image_tensor(item: Any) -> torch.Tensor:
 
         return torch.from_numpy(np.array(open_rgb(item))).permute(2, 0, 1).contiguous()
     if isinstance(item, np.ndarray):
-        return _from_array(torch.from_numpy(np.ascontiguousarray(item)), channels_last=True)
+        array = np.ascontiguousarray(item)
+        return _from_array(torch.from_numpy(array if array.flags.writeable else array.copy()), channels_last=True)
     if isinstance(item, torch.Tensor):
         return _from_array(item.detach().cpu(), channels_last=False)
     raise DataError(f"Cannot use a {type(item).__name__} as an image.",
