@@ -166,11 +166,11 @@ class RunConfig:
     cache_augment: int = option(0, "Cache K augmented views per training image.", at_least(0), group="hardware")
     compile: bool = option(False, "torch.compile the model.", group="hardware")
     limit_train_batches: int | float | None = option(None, "Train on this many batches (int) or this fraction (float) per epoch.", positive(), cli=False, group="hardware")
-    logger: str = option("csv", "Experiment loggers, comma-separated (a list in YAML): csv | tensorboard | mlflow | wandb | none.",
-                         _check_loggers, listable=True, group="output")
     # output
     output_dir: str = option("runs", "Where run folders go.", group="output")
     name: str | None = option(None, "Run folder name (default: model-strategy-time).", plain_name, group="output")
+    logger: str = option("csv", "Experiment loggers, comma-separated (a list in YAML): csv | tensorboard | mlflow | wandb | none.",
+                         _check_loggers, listable=True, group="output")
 
     def __post_init__(self) -> None:
         if self.precision in PRECISION_ALIASES:
