@@ -244,3 +244,13 @@ def test_config_of_an_in_memory_run_is_a_clear_error_and_resume_needs_the_data(t
 def test_load_of_a_non_run_folder_names_it(tmp_path):
     with pytest.raises(RunError, match="neither model.json"):
         hs.load(tmp_path)
+
+
+def test_separate_validation_data_in_memory(tmp_path):
+    train = [(Image.fromarray(a), c) for a, c in colour_images()]
+    val = [(a, c) for a, c in colour_images(per_class=2, seed=3)]  # numpy arrays this time
+    run = hs.train(train, val_data=val, output_dir=str(tmp_path), name="v", **TINY)
+    assert (run.metrics["train_size"], run.metrics["val_size"]) == (24, 6)
+    assert "val_data: <list 6 items>" in (run.run_dir / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match="val_data 'photos/' is a path but data is in memory"):
+        hs.train(train, val_data="photos/", output_dir=str(tmp_path), **TINY)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import config_from_dict, option_help, options_doc
+from .errors import ConfigError
 from .run import Run
 
 
@@ -31,6 +32,9 @@ def train(data: Any, *, val_data: Any = None, classes: Sequence[str] | None = No
                "label_column": options.get("label_column", "label")}
     source = data_source(data, classes=classes, **columns) if is_in_memory(data) else None
     val_source = data_source(val_data, classes=classes, **columns) if is_in_memory(val_data) else None
+    if source is not None and val_data is not None and val_source is None:
+        raise ConfigError(f"val_data {str(val_data)!r} is a path but data is in memory.",
+                          "Pass val_data in memory too (e.g. a DataFrame or a list of pairs), or both as paths.")
     values = dict(options)
     values["data"] = source.description if source is not None else ("" if data is None else str(data))
     if val_source is not None:

@@ -60,7 +60,7 @@ def build_data(config: RunConfig, backbone: Backbone, source: Any = None, val_so
         from .data.text import load_text_dataset
         from .data.text_datamodule import TextDataModule
 
-        split = memory_split or load_text_dataset(
+        split = memory_split if memory_split is not None else load_text_dataset(
             config.data, val_path=config.val_data, text_column=config.text_column,
             label_column=config.label_column, val_fraction=config.val_fraction, seed=config.seed)
         max_length = config.max_length or data_config.max_length or 128
@@ -72,8 +72,8 @@ def build_data(config: RunConfig, backbone: Backbone, source: Any = None, val_so
 
     if config.image_size:
         data_config = data_config.with_image_size(config.image_size)
-    split = memory_split or load_image_dataset(config.data, val_path=config.val_data, val_fraction=config.val_fraction,
-                                               seed=config.seed, strict=config.strict)
+    split = memory_split if memory_split is not None else load_image_dataset(
+        config.data, val_path=config.val_data, val_fraction=config.val_fraction, seed=config.seed, strict=config.strict)
     dm = ImageDataModule(split, data_config, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed)
     return dm, split, data_config
 
