@@ -99,3 +99,21 @@ def test_a_logger_whose_package_is_missing_says_how_to_install_it(monkeypatch):
 @pytest.mark.skipif("tensorboard" not in OPTIONAL, reason="tensorboard is not installed (pip install 'headstart[tensorboard]')")
 def test_tensorboard_writes_one_event_stream_for_the_run(logged_run):
     assert len(list((logged_run / "logs" / "tensorboard").glob("events.out.tfevents.*"))) == 1
+
+
+def test_a_new_process_keeps_the_csv_columns_of_earlier_phases(tmp_path):
+    """A resumed run (or a DDP worker) starts a fresh CSV writer on the run's existing metrics.csv."""
+    from headstart.engine.loggers import build_loggers
+
+    first = build_loggers("csv", tmp_path)[0]
+    first.start_phase(0, 0)
+    first.log_metrics({"train_loss_step": 1.0}, step=0)
+    first.save()
+    again = build_loggers("csv", tmp_path)[0]  # nothing in memory about train_loss_step
+    again.start_phase(1, 10)
+    again.log_metrics({"val_loss": 0.5}, step=3)
+    again.save()
+    with open(tmp_path / "logs" / "csv" / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["phase"], r["step"], r["train_loss_step"], r["val_loss"]) for r in rows] == [
+        ("0", "0", "1.0", ""), ("1", "13", "", "0.5")]

@@ -20,6 +20,7 @@ same tracked run.
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -43,6 +44,7 @@ class RunLogger(Logger):
 
     def start_phase(self, index: int, step_offset: int) -> None:
         self.phase, self.step_offset = index, step_offset
+        _sync_csv_columns(self.inner)
 
     @property
     def name(self) -> str | None:
@@ -84,6 +86,44 @@ class RunLogger(Logger):
         self.inner.finalize(status)
 
 
+def _sync_csv_columns(logger: Logger) -> None:
+    """Tell a CSV logger which columns its ``metrics.csv`` already has.
+
+    Why: Lightning's CSV writer rewrites the file with the columns *it* has seen whenever a new one
+    appears. Its memory of them is lost when a phase trains in forked/spawned DDP workers, and the
+    rewrite would then fail on the earlier rows' columns.
+    """
+    from lightning.pytorch.loggers import CSVLogger
+
+    if not isinstance(logger, CSVLogger):
+        return
+    writer = logger.experiment
+    path = Path(writer.metrics_file_path)
+    if path.is_file():
+        with open(path, newline="") as handle:
+            header = next(csv.reader(handle), [])
+        writer.metrics_keys = header + [k for k in writer.metrics_keys if k not in header]
+
+
+def _csv_logger(run_dir: Path) -> Logger:
+    """A CSV logger that continues ``RUN/logs/csv/metrics.csv`` (a resumed run keeps its earlier rows;
+    Lightning's writer would delete the file when it starts)."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    logger = CSVLogger(str(run_dir), name="logs", version="csv")
+    path = Path(logger.log_dir) / "metrics.csv"
+    earlier = path.read_bytes() if path.is_file() else None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+        logger.experiment  # noqa: B018  (creates the writer, which removes metrics.csv)
+    if earlier is not None:
+        path.write_bytes(earlier)
+        _sync_csv_columns(logger)
+    return logger
+
+
 def build_loggers(value: str | None, run_dir: str | Path, quiet: bool = False) -> list[RunLogger]:
     """The run's loggers named in ``value`` (``config.logger``), reusing tracked-run ids on resume.
 
@@ -105,9 +145,7 @@ def build_loggers(value: str | None, run_dir: str | Path, quiet: bool = False) -
         if name in ("mlflow", "wandb") and rank_zero_only.rank != 0:
             continue  # one tracked run per training run: only rank 0 opens it
         if name == "csv":
-            from lightning.pytorch.loggers import CSVLogger
-
-            inner: Logger = CSVLogger(str(run_dir), name="logs", version="csv")
+            inner: Logger = _csv_logger(run_dir)
         elif name == "tensorboard":
             from lightning.pytorch.loggers import TensorBoardLogger
 
