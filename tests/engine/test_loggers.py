@@ -78,8 +78,11 @@ def test_mlflow_offline_file_store_holds_one_run_with_both_phases(logged_run):
 
 @pytest.mark.skipif("wandb" not in OPTIONAL, reason="wandb is not installed (pip install 'headstart[wandb]')")
 def test_wandb_runs_offline_into_the_run_folder(logged_run):
+    import wandb
+
     runs = list((logged_run / "logs" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
+    assert wandb.run is None  # finished with the training run: the next hs.train gets its own
 
 
 def test_logger_option_takes_a_list_or_commas_and_names_bad_values():

@@ -82,8 +82,11 @@ class RunLogger(Logger):
         self.inner.save()  # the end of one phase's fit: keep the logger open for the next phase
 
     def close(self, status: str = "success") -> None:
-        """The end of the run: let the wrapped logger finish (MLflow marks its run FINISHED)."""
+        """The end of the run: let the wrapped logger finish (MLflow marks its run FINISHED; the W&B
+        run is finished too, so the next run in the same notebook gets a run of its own)."""
         self.inner.finalize(status)
+        if type(self.inner).__name__ == "WandbLogger" and getattr(self.inner, "_experiment", None) is not None:
+            self.inner.experiment.finish()
 
 
 def _sync_csv_columns(logger: Logger) -> None:
