@@ -2,7 +2,9 @@
 
 An unknown key or a value of the wrong type is an error that names the key and the valid ones.
 The resolved config is saved as ``config.yaml`` in every run folder; ``headstart train --config
-runs/x/config.yaml`` reproduces that run.
+runs/x/config.yaml`` reproduces that run: it holds the resolved precision (never ``auto``), so
+another machine runs it with the same numerics. Its ``resolved_runtime`` mapping (accelerator,
+devices, workers, channels_last as resolved) only records how the run ran; loading ignores it.
 """
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+
+
+RESOLVED_RUNTIME_KEY = "resolved_runtime"  # written into a run's config.yaml for the record, ignored when loaded
 
 
 @dataclass
@@ -117,6 +122,8 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> RunConfig:
     valid = [f.name for f in fields(RunConfig)]
     checked = {}
     for key, value in data.items():
+        if key == RESOLVED_RUNTIME_KEY:
+            continue
         if key not in hints:
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else f" Valid keys: {', '.join(valid)}."
