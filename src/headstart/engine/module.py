@@ -62,7 +62,8 @@ class ClassifierModule(L.LightningModule):
         self.use_class_weights = class_weights is not None
         self.train_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
-        self.val_loss = MeanMetric()  # weighted by batch size: the mean over items, not over batches or processes
+        # the mean over items (not over batches or processes); a NaN loss stays NaN, never silently dropped
+        self.val_loss = MeanMetric(nan_strategy="disable")
 
     def forward(self, inputs: Any) -> torch.Tensor:
         if self.features_input:
