@@ -2,10 +2,16 @@
 
 Why: ``precision: auto`` must pick bf16 on a device only where it clearly pays. On GPUs with bf16
 units it does; on CPUs it is less clear (emulated bf16 is slower, native bf16 gains little on
-small convnets) and it changes the numbers. This measures it, each run in a fresh process
-(alternating order, best of ``--repeats``), the same seed and data for both precisions.
+small convnets) and it changes the numbers. Two measurements:
 
-    PYTHONPATH=src python bench/precision_bench.py [--epochs 2] [--repeats 2] [--image-size 224]
+- speed: full fine-tuning steps (forward, backward, AdamW) on one in-memory batch, fp32 and bf16
+  interleaved in one process, round after round, so a shared machine's changing load hits both
+  alike; the median of the per-round ratios is the answer;
+- accuracy: a real fine-tuning run per precision (same seed and data), each in a fresh process,
+  evaluated in fp32 like every headstart run. Its wall time is printed too, but on a loaded machine
+  only the interleaved steps compare fairly.
+
+    PYTHONPATH=src python bench/precision_bench.py [--rounds 6] [--epochs 2] [--repeats 1] [--image-size 224]
 """
 from __future__ import annotations
 
@@ -57,13 +63,52 @@ def run(precision: str, args: argparse.Namespace) -> dict:
     return json.loads(c.run_fresh(code, "RESULT"))
 
 
+def interleaved_steps(args: argparse.Namespace, batch_size: int = 16, steps: int = 2) -> list[list]:
+    """Rows of training img/s per precision, fp32 and bf16 steps interleaved round by round."""
+    import statistics
+
+    import torch
+    import torch.nn.functional as F
+
+    model = c.make_model(args.model, "imagenet")
+    model.train()
+    x = torch.randn(batch_size, 3, args.image_size, args.image_size).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 2, (batch_size,))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+
+    def rate(bf16: bool) -> float:
+        with c.Timer() as t:
+            for _ in range(steps):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    loss = F.cross_entropy(model(x).float(), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+        return steps * batch_size / t.seconds
+
+    rate(False), rate(True)  # warm-up: allocations, kernel choice
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    for r in range(args.rounds):
+        for bf16 in ((False, True) if r % 2 == 0 else (True, False)):
+            rates[bf16].append(rate(bf16))
+    ratios = [b / f for f, b in zip(rates[False], rates[True])]
+    return [["32-true", statistics.median(rates[False]), 1.0, " ".join(f"{v:.1f}" for v in rates[False])],
+            ["bf16-mixed", statistics.median(rates[True]), statistics.median(ratios), " ".join(f"{v:.1f}" for v in rates[True])]]
+
+
 def main() -> None:
     parser = c.fresh_process_parser(__doc__.splitlines()[0])
+    parser.set_defaults(repeats=1)
     parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds of fp32 and bf16 steps")
     args = parser.parse_args()
+    c.quiet()
     from headstart.engine.speed import CPU_BF16_FLAGS, cpu_flags
 
     print(c.machine_line(), "| native bf16:", ", ".join(sorted(cpu_flags() & set(CPU_BF16_FLAGS))) or "no")
+    print(f"\n{args.model}, full fine-tuning steps, batch 16, {args.image_size} px, {args.rounds} interleaved rounds "
+          "(median; speed-up = median of per-round bf16/fp32 ratios)")
+    print(c.table(["precision", "train img/s", "speed-up", "per round img/s"], interleaved_steps(args)), flush=True)
     results: dict[str, list[dict]] = {p: [] for p in PRECISIONS}
     for r in range(args.repeats):
         for precision in (PRECISIONS if r % 2 == 0 else PRECISIONS[::-1]):
