@@ -28,7 +28,7 @@ def _train(root: Path, run_dir: Path, devices: int) -> tuple[float, list, Cached
     model = tiny_model()
     plan = [Phase("head", 4, "head", 5e-2, warmup_fraction=0.0), Phase("finetune", 1, "all", 5e-3)]
     hook = CachedPhaseData(dm, FeatureStore(run_dir / "feature_cache", memory_limit_bytes=1))  # on disk
-    options = EngineOptions(accelerator="cpu", devices=devices, progress_bar=False)
+    options = EngineOptions(accelerator="cpu", devices=devices, precision="32-true", progress_bar=False)
     history = fit_plan(model, dm, plan, run_dir, options, phase_data=hook)
     return val_accuracy(model, dm), history, hook
 
