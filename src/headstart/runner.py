@@ -18,10 +18,11 @@ from rich.console import Console
 from .backbones import create_backbone
 from .backbones.base import Backbone
 from .backbones.registry import backbone_modality
-from .config import RunConfig, config_from_dict, load_config
+from .config import RESOLVED_RUNTIME_KEY, RunConfig, config_from_dict, load_config
 from .engine.evaluate import classification_metrics, collect_logits, prediction_items
-from .engine.feature_cache import cached_phase_data
+from .engine.feature_cache import CachedPhaseData, cached_phase_data
 from .engine.fit import EngineOptions, fit_plan
+from .engine.runtime import resolve_runtime
 from .errors import ConfigError, RunError
 from .heads import build_head
 from .model import TransferModel
@@ -172,8 +173,12 @@ def train_run(
     if isinstance(lr, str):
         raise ConfigError(f"lr must be a number or 'auto', got {lr!r}.")
     plan = plan_for(config.strategy, strategy_options(config, float(lr)), len(model.layer_groups()))
+    options = engine_options(config, dm, classes)
+    runtime = resolve_runtime(options, model, num_workers=getattr(dm, "num_workers", config.num_workers))
     resolved = config.to_dict()
     resolved["lr"] = float(lr)
+    resolved["precision"] = options.precision = runtime.precision  # the numerics, wherever the config runs again
+    resolved[RESOLVED_RUNTIME_KEY] = runtime.to_dict()  # informational: how this run ran (ignored when loaded)
     resolved["name"] = None  # `train --config runs/x/config.yaml` makes a new run instead of clashing with x
     for key in ("data", "val_data"):  # absolute, so `--resume` works from any working directory
         if resolved.get(key) and os.path.exists(resolved[key]):
@@ -182,10 +187,12 @@ def train_run(
     if lr_finding is not None:
         console.print(f"LR finder plot: {lr_finding.save(run_dir / 'plots')['plot']}")
     info = model_info(model, config.strategy, data_config, lora_info)
+    info["runtime"] = runtime.to_dict()
     write_json(run_dir / "model.json", info)
     if data_config.modality == "text" and hasattr(backbone, "save_assets"):
         backbone.save_assets(run_dir / BACKBONE_ASSETS)
     console.print(f"Run folder: {run_dir}")
+    console.print(runtime.summary())
     console.print(f"Data: {len(split.train)} train / {len(split.val)} val, classes: {', '.join(classes)}")
     skipped = getattr(split, "skipped", None) or []
     if skipped:
@@ -210,18 +217,6 @@ def train_run(
         last = phase_reports[-1]
         write_json(run_dir / "params.json", {"total": last["total"], "trainable": last["trainable"], "phases": phase_reports})
 
-    counts = None
-    if config.class_weights:
-        raw = dm.class_counts()
-        counts = [raw[c] for c in classes] if isinstance(raw, dict) else list(raw)
-    options = EngineOptions(
-        accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
-        precision=config.precision, seed=config.seed, weight_decay=config.weight_decay,
-        label_smoothing=config.label_smoothing,
-        class_weights=class_weight_tensor(counts) if counts else None,
-        early_stopping_patience=config.early_stopping, channels_last=config.channels_last,
-        limit_train_batches=config.limit_train_batches, compile=config.compile,
-    )
     if phase_data is None:
         phase_data = cached_phase_data(config, dm, run_dir)
     os.environ[RUN_NAME_ENV] = run_dir.name  # for DDP workers that Lightning starts by re-running this command
@@ -235,8 +230,7 @@ def train_run(
     if rank_zero_only.rank != 0:  # DDP: rank 0 evaluates and writes the run files
         return TrainResult(run_dir, {}, model)
     write_safetensors(run_dir / "model.safetensors", model.state_dict())
-    dm.setup("validate")
-    logits, labels = collect_logits(model, dm.val_dataloader())
+    logits, labels = final_logits(model, dm, phase_data)
     metrics = classification_metrics(logits, labels, classes)
     metrics["epochs"] = history
     metrics["wall_time_s"] = round(time.perf_counter() - t0, 2)
@@ -250,6 +244,33 @@ def train_run(
                   f"val_loss={metrics['val_loss']:.4f}  time={metrics['wall_time_s']:.1f}s")
     console.print(f"Run folder: {run_dir}")
     return TrainResult(run_dir, metrics, model)
+
+
+def engine_options(config: RunConfig, dm: Any, classes: list[str]) -> EngineOptions:
+    """The engine's options for ``config`` (class weights counted on ``dm``'s training data)."""
+    counts = None
+    if config.class_weights:
+        raw = dm.class_counts()
+        counts = [raw[c] for c in classes] if isinstance(raw, dict) else list(raw)
+    return EngineOptions(
+        accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
+        precision=config.precision, seed=config.seed, weight_decay=config.weight_decay,
+        label_smoothing=config.label_smoothing,
+        class_weights=class_weight_tensor(counts) if counts else None,
+        early_stopping_patience=config.early_stopping, channels_last=config.channels_last,
+        limit_train_batches=config.limit_train_batches, compile=config.compile,
+    )
+
+
+def final_logits(model: TransferModel, dm: Any, phase_data: Callable | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """fp32 val logits of the final model, every val item once, as the kept epoch's validation computed them.
+
+    When the final model only trained its head, the cached validation features give them without a
+    backbone pass; otherwise the model runs over the val loader.
+    """
+    dm.setup("validate")
+    cached = phase_data.val_logits(model) if isinstance(phase_data, CachedPhaseData) else None
+    return cached if cached is not None else collect_logits(model, dm.val_dataloader())
 
 
 def summary_table(history: list[dict[str, Any]]):

@@ -26,7 +26,7 @@ from ..strategies.base import Phase
 from .checkpoint_io import AtomicCheckpointIO
 from .history import EpochHistory
 from .module import ClassifierModule
-from .runtime import is_convnet, quiet_lightning, resolve_accelerator, resolve_precision, resolve_strategy
+from .runtime import quiet_lightning, resolve_runtime
 
 
 @dataclass
@@ -89,6 +89,17 @@ def _load_module_state(model: TransferModel, ckpt_path: Path) -> None:
     model.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
 
 
+def _kept_score(checkpoint: ModelCheckpoint, path: Path | None) -> torch.Tensor | None:
+    """The phase's best val_loss. Why read it back from the checkpoint: after ``ddp_fork``/``ddp_spawn``
+    Lightning hands the main process the best checkpoint's path but not its score, and without the
+    score the main process would keep the last epoch instead of the best one."""
+    if checkpoint.best_model_score is not None or path is None or not path.exists():
+        return checkpoint.best_model_score
+    saved = torch.load(path, map_location="cpu", weights_only=True).get("callbacks", {})
+    scores = [v.get("best_model_score") for k, v in saved.items() if k.startswith("ModelCheckpoint")]
+    return next((torch.as_tensor(s) for s in scores if s is not None), None)
+
+
 def _fit_interruptible(trainer: L.Trainer, module: ClassifierModule, data: Any, ckpt_path: str | None) -> None:
     """``trainer.fit`` that turns Ctrl+C into ``KeyboardInterrupt`` (the CLI exits 130, resumable).
 
@@ -147,10 +158,8 @@ def fit_plan(
     def save_state() -> None:
         write_json(state_path, state)
 
-    accelerator = resolve_accelerator(options.accelerator)
-    precision = resolve_precision(options.precision, accelerator)
-    strategy = resolve_strategy(options.strategy, accelerator, options.devices, options.num_nodes)
-    channels_last = is_convnet(model) if options.channels_last == "auto" else bool(options.channels_last)
+    runtime = resolve_runtime(options, model)
+    channels_last = runtime.channels_last
     if channels_last:
         model.to(memory_format=torch.channels_last)
     num_classes = model.head.num_classes if hasattr(model.head, "num_classes") else int(model.classes and len(model.classes))
@@ -178,8 +187,8 @@ def fit_plan(
         if options.early_stopping_patience:
             callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=options.early_stopping_patience))
         trainer = L.Trainer(
-            max_epochs=phase.epochs, accelerator=accelerator, devices=options.devices, strategy=strategy,
-            num_nodes=options.num_nodes, precision=precision, callbacks=callbacks,
+            max_epochs=phase.epochs, accelerator=runtime.accelerator, devices=runtime.devices, strategy=runtime.strategy,
+            num_nodes=runtime.num_nodes, precision=runtime.precision, callbacks=callbacks,
             logger=_loggers(run_dir, phase.name, index),
             plugins=[AtomicCheckpointIO()], enable_progress_bar=options.progress_bar,
             enable_model_summary=False, num_sanity_val_steps=0, deterministic=False,
@@ -192,7 +201,7 @@ def fit_plan(
         if trainer.world_size > 1 and trainer.is_global_zero and state_path.exists():
             history[:] = read_json(state_path)["history"]  # ddp_fork/spawn workers recorded the epochs there
         best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
-        score = checkpoint.best_model_score
+        score = _kept_score(checkpoint, best)
         if best and best.exists() and score is not None and torch.isfinite(score):
             previous = state.get("best")
             if previous is None or float(score) < previous["val_loss"]:
