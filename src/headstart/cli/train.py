@@ -43,6 +43,18 @@ def _parse_devices(value: Optional[str]):
         raise typer.BadParameter(f"--devices must be an integer or 'auto', got {value!r}") from None
 
 
+def _check_resume_alone(run: Path, options: dict[str, object]) -> None:
+    """``--resume`` continues a run exactly as it was started: any other option is an error, not ignored."""
+    from ..errors import ConfigError
+
+    given = ["DATA" if key == "data" else "--" + key.replace("_", "-") for key, value in options.items() if value is not None]
+    if given:
+        raise ConfigError(f"--resume {run} continues the run with the settings it was started with; "
+                          f"it takes no other options, but got {', '.join(given)}.",
+                          f"Drop them; to train with other settings, start a new run from its config: "
+                          f"headstart train --config {run / 'config.yaml'} --epochs N ...")
+
+
 @contextmanager
 def _resume_hint_on_interrupt(run_dir: Optional[str]) -> Iterator[None]:
     """On Ctrl+C say how to continue (typer turns the interrupt into exit code 130 silently)."""
@@ -102,11 +114,6 @@ def train(
     from ..config import RunConfig, load_config
     from ..runner import train_run
 
-    if resume is not None:
-        with _resume_hint_on_interrupt(str(resume)):
-            train_run(RunConfig(), resume_dir=resume)
-        return
-    base = load_config(config) if config else RunConfig()
     overrides = dict(
         data=data, model=model, strategy=strategy, weights=weights, epochs=epochs, head_epochs=head_epochs,
         lr=_parse_lr(lr), batch_size=batch_size, val_data=val_data, val_fraction=val_fraction,
@@ -120,6 +127,12 @@ def train(
         output_dir=output_dir, name=name,
         limit_train_batches=(int(limit_train_batches) if limit_train_batches and limit_train_batches >= 1 else limit_train_batches),
     )
+    if resume is not None:
+        _check_resume_alone(resume, {"config": config, **overrides})
+        with _resume_hint_on_interrupt(str(resume)):
+            train_run(RunConfig(), resume_dir=resume)
+        return
+    base = load_config(config) if config else RunConfig()
     config = base.updated(**overrides)
     with _resume_hint_on_interrupt(str(Path(config.output_dir) / config.name) if config.name else None):
         train_run(config)
