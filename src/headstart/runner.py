@@ -157,7 +157,7 @@ def train_run(
         config = resumed_config(resume_dir)
         finished = finished_metrics(resume_dir)
         if finished is not None:
-            console.print(complete_message(resume_dir, finished))
+            console.print(complete_message(resume_dir, finished), soft_wrap=True)
             return TrainResult(resume_dir, finished, None)
     if not config.data:
         raise ConfigError("No training data given.", "Pass DATA (an image folder or a CSV) to `headstart train`.")
