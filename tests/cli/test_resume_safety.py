@@ -15,7 +15,7 @@ import headstart.runner
 from headstart.engine.resume_state import read_checkpoint
 
 from .conftest import TINY, CliResult, TrainedRun, make_dataset, run_cli
-from .test_resume import InterruptAt
+from .test_resume import InterruptAt, interrupt_training
 
 # lr 1.0 without the fine-tune factor makes the one fine-tune epoch worse than the head phase: the run's best is not its last epoch.
 ARGS = [*TINY, "--batch-size", "4", "--precision", "32-true", "--strategy", "two-phase", "--head-epochs", "2",
@@ -28,14 +28,8 @@ def interrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("interrupted")
     data = make_dataset(root / "data", train=6, val=2)
     interrupt = InterruptAt("finetune", epoch=0, batch=1)
-    real_fit_plan = headstart.runner.fit_plan
-
-    def fit_plan_with_interrupt(model, datamodule, plan, run_dir, options, **kwargs):
-        options.extra_callbacks.append(interrupt)
-        return real_fit_plan(model, datamodule, plan, run_dir, options, **kwargs)
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(headstart.runner, "fit_plan", fit_plan_with_interrupt)
+        interrupt_training(patch, interrupt)
         patch.setattr(headstart.runner, "_write_report", lambda run_dir, console: None)
         result = run_cli(["train", data, *ARGS, "--output-dir", root / "runs", "--name", "cut"])
     assert interrupt.fired and result.code == 130, result.err[-2000:]

@@ -39,6 +39,10 @@ class EpochSeed(L.Callback):
         random.seed(value)
         loaders = trainer.train_dataloader
         for loader in loaders if isinstance(loaders, (list, tuple)) else [loaders]:
-            generator = getattr(loader, "generator", None)
-            if isinstance(generator, torch.Generator):  # the shuffle sampler draws its order from it
-                generator.manual_seed(value)
+            sampler = getattr(loader, "sampler", None)
+            if isinstance(getattr(sampler, "generator", None), torch.Generator):
+                # A generator of its own: the loader's (shared by default) also feeds the loader's
+                # base seed, drawn when Lightning creates the epoch's iterator, which for the first
+                # epoch of a fit is before this hook and for later ones after it. The sampler
+                # draws lazily, at the epoch's first batch.
+                sampler.generator = torch.Generator().manual_seed(value)
