@@ -38,7 +38,6 @@ CHAINS = {
     # cached head phase: no last.ckpt, a killed head phase starts over
     "cached": ("--cache-features", [
         "state-saved@2",          # cached head epoch 1 recorded, then killed: its old history must go
-        "phase-started@2",        # head phase done; killed as the fine-tune phase starts
         "state-saved@2",          # fine-tune epoch 1 recorded in state.json, its checkpoint not written
     ]),
 }
