@@ -193,6 +193,9 @@ def train_run(
     # A resume keeps the files the run started with; it only adds those a kill left unwritten.
     new = resume_dir is None
     if new or not (run_dir / FINGERPRINT_FILE).exists():
+        if not new:
+            console.print(f"note: {run_dir} has no {FINGERPRINT_FILE} (made by an older headstart): the data "
+                          "could not be checked against the run's start; recording it now")
         write_json(run_dir / FINGERPRINT_FILE, fingerprint)  # before config.yaml: a resumable folder has it
     if new:
         write_yaml(run_dir / "config.yaml", resolved)
