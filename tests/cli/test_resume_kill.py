@@ -31,8 +31,7 @@ CHAINS = {
     # no cache: both phases keep a last.ckpt
     "uncached": ("--no-cache-features", [
         "state-saved@1",          # head epoch 0: state.json written, last.ckpt not -> the phase starts over
-        "saved-last.ckpt@2",      # head epoch 1's checkpoint written: the phase boundary, before its end weights
-        "phase-weights-saved@1",  # head end weights written, state.json not yet marking the phase done
+        "phase-weights-saved@1",  # phase boundary: head end weights written, state.json not marking it done
         "train-batch@6",          # mid fine-tune epoch 1, after epoch 0's checkpoint
     ]),
     # cached head phase: no last.ckpt, a killed head phase starts over
