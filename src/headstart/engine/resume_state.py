@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunError
+from .checkpoint_io import atomic_write_bytes
 
 STATE_FILE = "state.json"
 
@@ -151,8 +152,6 @@ def restore_csv_rows(logger: Any, kept: tuple[list[str], list[dict[str, str]]] |
     Lightning appends what it logs next; its known columns are set so a new column rewrites the
     file with the old rows in it.
     """
-    from .checkpoint_io import atomic_write_bytes
-
     writer = logger.experiment  # creating the writer deletes the old file
     if not kept or not kept[1]:
         return
