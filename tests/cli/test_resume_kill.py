@@ -64,6 +64,7 @@ def _csv_epochs(run: Path) -> dict[str, Counter]:
     return counts
 
 
+@pytest.mark.slow  # ~30 s of CPU per chain (4 or 3 process starts); measured on a loaded 2-core machine
 @pytest.mark.parametrize("chain", sorted(CHAINS))
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path: Path, chain: str) -> None:
     cache, kills = CHAINS[chain]
