@@ -18,7 +18,9 @@ from rich.console import Console
 from .backbones import create_backbone
 from .backbones.base import Backbone
 from .backbones.registry import backbone_modality
-from .config import RESOLVED_RUNTIME_KEY, RunConfig, config_from_dict, load_config
+from .config import RESOLVED_RUNTIME_KEY, RunConfig
+from .data.fingerprint import FILE as FINGERPRINT_FILE
+from .data.fingerprint import data_fingerprint
 from .engine.evaluate import classification_metrics, collect_logits, prediction_items
 from .engine.feature_cache import CachedPhaseData, cached_phase_data
 from .engine.fit import EngineOptions, fit_plan
@@ -27,6 +29,7 @@ from .errors import ConfigError, RunError
 from .heads import build_head
 from .model import TransferModel
 from .run_files import read_json, write_json, write_safetensors, write_yaml
+from .resume import check_resume, complete_message, finished_metrics, resumed_config
 from .run_model import BACKBONE_ASSETS, model_info
 from .strategies import StrategyOptions, plan_for
 from .strategies.base import Phase
@@ -39,7 +42,7 @@ RUN_NAME_ENV = "HEADSTART_RUN_NAME"
 class TrainResult:
     run_dir: Path
     metrics: dict[str, Any]
-    model: TransferModel
+    model: TransferModel | None  # None when ``--resume`` found the run already complete
 
 
 def _run_name(config: RunConfig) -> str:
@@ -144,14 +147,19 @@ def train_run(
     console: Console | None = None,
     phase_data: Callable | None = None,
 ) -> TrainResult:
-    """Train according to ``config``; with ``resume_dir`` continue that run from its config.yaml."""
+    """Train according to ``config``; with ``resume_dir`` continue that run from its config.yaml.
+
+    A resume writes nothing into the folder until its data, state and checkpoints are checked
+    (``resume.py``); on a complete run it only says so.
+    """
     console = console or Console()
     if resume_dir is not None:
         resume_dir = Path(resume_dir)
-        if not (resume_dir / "config.yaml").is_file():
-            raise RunError(f"{resume_dir} has no config.yaml: not a headstart run folder.")
-        config = load_config(resume_dir / "config.yaml")
-        config = config_from_dict({**config.to_dict(), "output_dir": str(resume_dir.parent), "name": resume_dir.name})
+        config = resumed_config(resume_dir)
+        finished = finished_metrics(resume_dir)
+        if finished is not None:
+            console.print(complete_message(resume_dir, finished), soft_wrap=True)
+            return TrainResult(resume_dir, finished, None)
     if not config.data:
         raise ConfigError("No training data given.", "Pass DATA (an image folder or a CSV) to `headstart train`.")
     t0 = time.perf_counter()
@@ -162,6 +170,10 @@ def train_run(
         built.backbone, built.datamodule, built.split, built.data_config, built.model, built.lora)
     classes = list(split.classes)
     run_dir = prepare_run_dir(config, resume=resume_dir is not None)  # before the LR finder: fail fast on a clash
+    if resume_dir is not None:
+        fingerprint = check_resume(run_dir, split, data_config.modality, str(config.data))
+    else:
+        fingerprint = data_fingerprint(split, data_config.modality)
     lr = config.lr
     lr_finding = None
     if lr == "auto":
@@ -183,13 +195,22 @@ def train_run(
     for key in ("data", "val_data"):  # absolute, so `--resume` works from any working directory
         if resolved.get(key) and os.path.exists(resolved[key]):
             resolved[key] = os.path.abspath(resolved[key])
-    write_yaml(run_dir / "config.yaml", resolved)
+    # A resume keeps the files the run started with; it only adds those a kill left unwritten.
+    new = resume_dir is None
+    if new or not (run_dir / FINGERPRINT_FILE).exists():
+        if not new:
+            console.print(f"note: {run_dir} has no {FINGERPRINT_FILE} (made by an older headstart): the data "
+                          "could not be checked against the run's start; recording it now")
+        write_json(run_dir / FINGERPRINT_FILE, fingerprint)  # before config.yaml: a resumable folder has it
+    if new:
+        write_yaml(run_dir / "config.yaml", resolved)
     if lr_finding is not None:
         console.print(f"LR finder plot: {lr_finding.save(run_dir / 'plots')['plot']}")
-    info = model_info(model, config.strategy, data_config, lora_info)
-    info["runtime"] = runtime.to_dict()
-    write_json(run_dir / "model.json", info)
-    if data_config.modality == "text" and hasattr(backbone, "save_assets"):
+    if new or not (run_dir / "model.json").exists():
+        info = model_info(model, config.strategy, data_config, lora_info)
+        info["runtime"] = runtime.to_dict()
+        write_json(run_dir / "model.json", info)
+    if data_config.modality == "text" and hasattr(backbone, "save_assets") and (new or not (run_dir / BACKBONE_ASSETS).exists()):
         backbone.save_assets(run_dir / BACKBONE_ASSETS)
     console.print(f"Run folder: {run_dir}")
     console.print(runtime.summary())
