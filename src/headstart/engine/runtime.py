@@ -38,7 +38,8 @@ def resolve_precision(precision: str, accelerator: str) -> str:
     if precision != "auto":
         return precision
     if accelerator in ("gpu", "cuda") and torch.cuda.is_available():
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+        # native bf16 only (Ampere and newer); older GPUs emulate it slowly and get fp16 with loss scaling
+        return "bf16-mixed" if torch.cuda.is_bf16_supported(including_emulation=False) else "16-mixed"
     return "32-true"
 
 
