@@ -18,6 +18,8 @@ def resolve_accelerator(accelerator: str = "auto") -> str:
         return "gpu" if torch.cuda.is_available() else "cpu"
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError("--accelerator gpu was asked for but no CUDA GPU is available.", "Use --accelerator cpu or auto.")
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("--accelerator mps was asked for but this machine has no Apple GPU (MPS).", "Use --accelerator cpu or auto.")
     return accelerator
 
 
