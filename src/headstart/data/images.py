@@ -81,7 +81,7 @@ def load_image_dataset(
         train_dir, val_dir = _find_split_folders(root)
         train_rows, train_where = _scan_class_folders(train_dir), str(train_dir)
         val_rows = _scan_class_folders(val_dir) if val_dir is not None else None
-        val_where = str(val_dir)
+        val_where = str(val_dir) if val_dir is not None else train_where
     if val_root is not None:
         val_rows = _read_csv(val_root, use_split=False)[0] if val_root.is_file() \
             else _scan_class_folders(val_root)
@@ -112,9 +112,12 @@ def load_image_dataset(
             "training images for it or remove it from the validation set."
         )
     if not val_rows:
+        singles = sorted({label for _, label in train_rows})
         raise DataError(
-            f"{val_where}: no validation images; give each class at least 2 images or pass a "
-            "val_path."
+            f"{val_where}: no validation images: every class has "
+            f"only 1 image ({', '.join(singles[:5])}{', ...' if len(singles) > 5 else ''}), and one image cannot "
+            "be both trained on and held out; add at least 2 images per class, or pass a separate "
+            "validation set (--val-data)."
         )
     index = {name: i for i, name in enumerate(classes)}
     return ImageSplit(
@@ -244,6 +247,7 @@ def _read_csv(csv_path: Path, use_split: bool) -> tuple[Rows, Rows | None]:
         except UnicodeDecodeError as exc:
             raise DataError(f"{csv_path} is not UTF-8 text ({exc.reason}); save it as UTF-8 "
                             "CSV.") from exc
+    train, val = _unique_rows(csv_path, train, val)
     if missing:
         line, raw_path = missing[0]
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
@@ -255,6 +259,36 @@ def _read_csv(csv_path: Path, use_split: bool) -> tuple[Rows, Rows | None]:
         raise DataError(f"no images found in {csv_path}: add rows with split 'train' "
                         "(or no split column).")
     return train, (val if split_col is not None and val else None)
+
+
+def _unique_rows(csv_path: Path, train: Rows, val: Rows) -> tuple[Rows, Rows]:
+    """``train`` and ``val`` with repeated rows dropped (warning with the count).
+
+    Why: a CSV listing an image twice would let the split put one copy in train and the other in
+    val, so validation would score images the model trained on. An image with two labels, or in
+    both the train and val split, is an error for the same reason.
+    """
+    labels: dict[str, tuple[str, str]] = {}
+    kept: dict[str, Rows] = {"train": [], "val": []}
+    repeated = 0
+    for split, rows in (("train", train), ("val", val)):
+        for path, label in rows:
+            if path not in labels:
+                labels[path] = (label, split)
+                kept[split].append((path, label))
+                continue
+            first_label, first_split = labels[path]
+            if first_label != label:
+                raise DataError(f"{csv_path}: image {path} is listed with two labels ('{first_label}' and "
+                                f"'{label}'); keep one row per image.")
+            if first_split != split:
+                raise DataError(f"{csv_path}: image {path} is listed in both the train and the val split, so "
+                                "validation would score a training image; keep one row per image.")
+            repeated += 1
+    if repeated:
+        warnings.warn(f"headstart: {csv_path} lists {repeated} image(s) more than once; each image is used once "
+                      "(repeats would leak validation images into training).", UserWarning, stacklevel=4)
+    return kept["train"], kept["val"]
 
 
 def check_image_file(path: str | os.PathLike) -> str | None:
@@ -399,17 +433,19 @@ class ImageDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         # A file that breaks after the up-front check (replaced, truncated on a network drive)
         # must not kill an epoch inside a loader worker: the next readable item stands in for it.
+        first: DataError | None = None
         for step in range(len(self.items)):
             path, label = self.items[(index + step) % len(self.items)]
             try:
                 image = read_image_rgb(path)
             except DataError as exc:
+                first = first or exc
                 self._skipped(path, exc)
                 continue
             if self.transform is not None:
                 image = self.transform(image)
             return image, label
-        raise DataError(f"none of the {len(self.items)} images can be decoded any more; check the data folder.")
+        raise DataError(f"none of the {len(self.items)} images can be decoded any more, e.g. {first}")
 
     def _skipped(self, path: str, error: DataError) -> None:
         if path not in self.unreadable:

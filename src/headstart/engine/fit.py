@@ -24,6 +24,7 @@ from ..params.report import ParamReport, parameter_report
 from ..run_files import read_json, write_json, write_safetensors
 from ..strategies.base import Phase
 from .checkpoint_io import AtomicCheckpointIO
+from .divergence import StopOnNonFiniteLoss
 from .history import EpochHistory
 from .module import ClassifierModule
 from .runtime import is_convnet, quiet_lightning, resolve_accelerator, resolve_precision, resolve_strategy
@@ -174,7 +175,8 @@ def fit_plan(
         # last.ckpt, which would re-save the whole frozen backbone every epoch) and restarts on resume.
         checkpoint = ModelCheckpoint(dirpath=phase_dir, filename="best", monitor="val_loss", mode="min",
                                      save_last=not features_input, save_top_k=1, enable_version_counter=False)
-        callbacks: list[Any] = [checkpoint, EpochHistory(history, phase.name, save_state), *options.extra_callbacks]
+        callbacks: list[Any] = [StopOnNonFiniteLoss(phase.name, phase.head_lr), checkpoint,
+                                EpochHistory(history, phase.name, save_state), *options.extra_callbacks]
         if options.early_stopping_patience:
             callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=options.early_stopping_patience))
         trainer = L.Trainer(
