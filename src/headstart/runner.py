@@ -237,7 +237,7 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
         phase_reports = list(read_json(run_dir / "params.json").get("phases", []))
 
     def on_phase_start(index: int, phase: Phase, report) -> None:
-        console.print(f"\nPhase {index + 1}/{len(plan)}: {phase.name} ({phase.epochs} epochs)")
+        console.print(f"\nPhase {index + 1}/{len(plan)}: {phase.name} ({phase.epochs} epoch{'s' if phase.epochs != 1 else ''})")
         console.print(report.to_rich())
         del phase_reports[index:]
         phase_reports.append(report.to_dict())
@@ -303,8 +303,9 @@ def summary_table(history: list[dict[str, Any]]):
         return "-" if value is None else f"{value:.{digits}f}"
 
     for e in history:
+        seconds = fmt(e.get("seconds"), 1) + (f" (+{e['extract_seconds']:.1f} extraction)" if e.get("extract_seconds") else "")
         table.add_row(str(e["epoch"]), e["phase"], fmt(e.get("train_loss")), fmt(e.get("val_loss")),
-                      fmt(e.get("val_accuracy")), fmt(e.get("seconds"), 1))
+                      fmt(e.get("val_accuracy")), seconds)
     return table
 
 

@@ -25,6 +25,7 @@ from ..run_files import read_json, write_json, write_safetensors
 from ..strategies.base import Phase
 from .checkpoint_io import AtomicCheckpointIO
 from .divergence import StopOnNonFiniteLoss
+from .progress_bar import PhaseProgressBar
 from .history import EpochHistory
 from .module import ClassifierModule
 from .runtime import is_convnet, quiet_lightning, resolve_accelerator, resolve_precision, resolve_strategy
@@ -177,6 +178,8 @@ def fit_plan(
                                      save_last=not features_input, save_top_k=1, enable_version_counter=False)
         callbacks: list[Any] = [StopOnNonFiniteLoss(phase.name, phase.head_lr), checkpoint,
                                 EpochHistory(history, phase.name, save_state), *options.extra_callbacks]
+        if options.progress_bar:
+            callbacks.append(PhaseProgressBar(phase.name))
         if options.early_stopping_patience:
             callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=options.early_stopping_patience))
         trainer = L.Trainer(
