@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
+from ..broken_files import huge_png, truncated_jpeg
 from .conftest import TINY, CliResult, TrainedRun, write_images
 
 RNG_SEED = 1
@@ -134,14 +135,8 @@ def evaluate_folder_not_a_run(tmp: Path, data: Path):
 
 def truncated_jpeg_strict(tmp: Path, data: Path):
     """A JPEG cut in half has a valid header: only decoding finds it (before any folder is made)."""
-    import io
-
-    from PIL import Image
-
     root = _classes(tmp / "pets", ("cat", "dog"))
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 48), (200, 30, 30)).save(buffer, "JPEG")
-    (root / "cat" / "cut.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    truncated_jpeg(root / "cat" / "cut.jpg")
     return ["train", root, *TINY, "--strict"], ("cut.jpg", "corrupt image")
 
 
@@ -201,19 +196,6 @@ def _damaged_weights(tmp: Path, data: Path, trained: Path) -> Path:
     return run
 
 
-def _huge_png(path: Path, width: int = 30000, height: int = 30000) -> Path:
-    """A PNG whose header claims width x height pixels (no pixel data): a decompression bomb to PIL."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
-    return path
-
-
 # Cases on the shared trained run: (argv, fragments), built from (tmp, data, run folder).
 RunCase = Callable[[Path, Path, Path], tuple[list[str], tuple[str, ...]]]
 IMAGE = "val/cat/cat_0.png"
@@ -228,7 +210,7 @@ RUN_CASES: dict[str, RunCase] = {
     "evaluate_damaged_weights": lambda t, d, r: (
         ["evaluate", _damaged_weights(t, d, r), d], ("model.safetensors", "damaged")),
     "predict_decompression_bomb": lambda t, d, r: (
-        ["predict", r, _huge_png(t / "bomb.png")], ("bomb.png", "too large")),
+        ["predict", r, huge_png(t / "bomb.png")], ("bomb.png", "too large")),
     "predict_csv_is_a_folder": lambda t, d, r: (["predict", r, d / IMAGE, "--csv", t], ("--csv", "is a folder")),
     "serve_unknown_device": lambda t, d, r: (["serve", r, "--device", "banana"], ("--device", "'banana'")),
     "serve_damaged_weights": lambda t, d, r: (["serve", _damaged_weights(t, d, r), "--device", "cpu"], ("model.safetensors", "damaged")),

@@ -3,8 +3,6 @@ that break after the check stand-in at load time, decompression bombs, repeated 
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,8 @@ from torch.utils.data import DataLoader
 
 from headstart.data.images import ImageDataset, check_image_file, load_image_dataset, read_image_rgb
 from headstart.errors import DataError
+
+from ..broken_files import huge_png
 
 
 def _jpeg(path: Path, color: tuple[int, int, int], size=(48, 40)) -> Path:
@@ -67,17 +67,8 @@ def test_file_that_breaks_after_the_check_is_replaced_in_loader_workers(tmp_path
     assert dataset.unreadable == {broken}
 
 
-def _huge_png(path: Path, width: int = 30000, height: int = 30000) -> Path:
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-                     + chunk(b"IEND", b""))
-    return path
-
-
 def test_decompression_bomb_is_refused_before_decoding(tmp_path):
-    bomb = _huge_png(tmp_path / "bomb.png")
+    bomb = huge_png(tmp_path / "bomb.png")
     with pytest.raises(DataError, match="bomb.png is too large to decode safely"):
         read_image_rgb(bomb)
     assert "too large" in check_image_file(bomb)
