@@ -25,9 +25,9 @@ from ..run_files import read_json, write_json, write_safetensors
 from ..strategies.base import Phase
 from .checkpoint_io import AtomicCheckpointIO
 from .divergence import StopOnNonFiniteLoss
-from .progress_bar import PhaseProgressBar
 from .history import EpochHistory
 from .module import ClassifierModule
+from .progress_bar import PhaseProgressBar
 from .runtime import is_convnet, quiet_lightning, resolve_accelerator, resolve_precision, resolve_strategy
 
 
