@@ -54,6 +54,9 @@ class EpochHistory(L.Callback):
             "lr": lr,
             "seconds": round(time.perf_counter() - self._start, 3),
         }
+        extraction = getattr(trainer.datamodule, "extraction_seconds", None)  # cached-feature phases
+        if extraction is not None and not any(e["phase"] == self.phase_name for e in self.history):
+            entry["extract_seconds"] = round(float(extraction), 3)
         if trainer.is_global_zero:
             self.history.append(entry)
             if self.on_epoch:
