@@ -255,22 +255,3 @@ def test_separate_validation_data_in_memory(tmp_path):
     with pytest.raises(ConfigError, match="val_data 'photos/' is a path but data is in memory"):
         hs.train(train, val_data="photos/", output_dir=str(tmp_path), **TINY)
 
-
-def test_readme_python_api_snippet_runs_as_written(tmp_path, monkeypatch, capsys):
-    """The README's first Python block (the API next to the CLI), offline, from a clean folder.
-
-    (tests/test_readme.py, when present, runs every README block; this one guards the API's.)
-    """
-    import re
-
-    repo = Path(__file__).resolve().parents[1]
-    readme = (repo / "README.md").read_text()
-    section = readme.split("## Python or command line", 1)[1]
-    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    (tmp_path / "examples").symlink_to(repo / "examples")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    namespace: dict = {}
-    exec(compile(snippet, "README.md", "exec"), namespace)
-    assert isinstance(namespace["same"], hs.Run) and namespace["same"].classes == ["ants", "bees"]
-    assert (namespace["run"].run_dir / "export" / "model.onnx").is_file()

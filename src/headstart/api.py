@@ -43,6 +43,8 @@ def train(data: Any, *, val_data: Any = None, classes: Sequence[str] | None = No
         values["val_data"] = str(val_data)
     config = config_from_dict(values, source="hs.train")
     result = train_run(config, resume_dir=resume, source=source, val_source=val_source, progress=progress)
+    if result.model is None:  # resuming a run that was already complete: nothing trained, load it
+        return Run(result.run_dir)
     from .backbones.data_config import DataConfig
     from .run_model import RunModel
 

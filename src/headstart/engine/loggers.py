@@ -127,6 +127,42 @@ def _csv_logger(run_dir: Path) -> Logger:
     return logger
 
 
+def trim_csv_for_resume(loggers: list[RunLogger], phase: int, epochs_done: int) -> None:
+    """Drop the CSV rows a resumed phase will log again: those of its epoch that was cut short.
+
+    Rows of earlier phases stay; of phase ``phase`` the rows of its first ``epochs_done`` epochs stay
+    (step-level rows, which carry no epoch, up to the last step of those epochs).
+    """
+    from lightning.pytorch.loggers import CSVLogger
+
+    from .resume_state import restore_csv_rows
+
+    for logger in loggers:
+        if not isinstance(logger.inner, CSVLogger):
+            continue
+        path = Path(logger.inner.experiment.metrics_file_path)
+        if not path.is_file():
+            continue
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            rows, header = list(reader), list(reader.fieldnames or [])
+
+        def number(row: dict[str, str], key: str) -> float | None:
+            try:
+                return float(row[key]) if row.get(key) not in (None, "") else None
+            except ValueError:
+                return None
+
+        done = [r for r in rows if number(r, "phase") == phase and (number(r, "epoch") or 0) < epochs_done
+                and number(r, "epoch") is not None]
+        last_step = max((number(r, "step") or 0 for r in done), default=-1)
+        kept = [r for r in rows if (number(r, "phase") or 0) < phase or r in done
+                or (number(r, "phase") == phase and number(r, "epoch") is None and (number(r, "step") or 0) <= last_step)]
+        restore_csv_rows(logger.inner, (header, kept))
+        if not kept:
+            path.unlink(missing_ok=True)
+
+
 def build_loggers(value: str | None, run_dir: str | Path, quiet: bool = False) -> list[RunLogger]:
     """The run's loggers named in ``value`` (``config.logger``), reusing tracked-run ids on resume.
 
