@@ -5,9 +5,6 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-
-from ..report.compare import compare_runs, format_compare_table
 from .app import app
 
 
@@ -20,6 +17,10 @@ def compare_command(
 
     Example: headstart compare runs/head-only runs/two-phase --json
     """
+    from rich.console import Console
+
+    from ..report.compare import compare_runs, format_compare_table  # imported on use: --help stays instant
+
     rows = compare_runs(runs)
     if as_json:
         for row in rows:
