@@ -57,11 +57,13 @@ class Predictor:
         return {k: v.to(self.device) for k, v in enc.items()}
 
     def _encoded_batches(self, inputs: list[Any], batch_size: int, workers: int | None) -> Iterator[tuple[int, Any]]:
-        """``(batch length, model input)`` in order; images are decoded by loader workers when
-        there is more than one batch (``workers=None``: one per spare core, at most 4)."""
+        """``(batch length, model input)`` in order; image files are decoded by loader workers when
+        there is more than one batch (``workers=None``: one per spare core, at most 4). In-memory
+        images (the service's uploads) are decoded here: shipping them to workers costs more."""
         batches = list(_batches(inputs, batch_size))
         if workers is None:
-            workers = loader_workers() if len(batches) > 1 else 0
+            files = all(isinstance(x, (str, os.PathLike)) for x in inputs)
+            workers = loader_workers() if len(batches) > 1 and files else 0
         if self.modality != "image" or workers == 0:
             for batch in batches:
                 yield len(batch), self._encode(batch)
