@@ -64,6 +64,7 @@ class RunConfig:
     channels_last: bool | str = "auto"
     cache_features: bool | str = "auto"
     cache_augment: int = 0
+    gpu_decode: bool = False  # decode + augment training JPEGs on the GPU (CUDA runs only)
     compile: bool = False
     limit_train_batches: int | float | None = None
     # output
