@@ -89,25 +89,30 @@ def plain_loop_img_s(model, batch: int, size: int, steps: int, device: torch.dev
 
 
 class _StepTimer:
-    """Lightning callback: img/s over the training batches after ``warmup``."""
+    """Lightning callback: img/s over training batches ``warmup`` .. ``last`` (validation and
+    checkpointing after the last batch are not counted)."""
 
-    def __init__(self, warmup: int, batch: int, device: torch.device):
+    def __init__(self, warmup: int, last: int, batch: int, device: torch.device):
         import lightning as L
 
+        timer = self
+
         class Callback(L.Callback):
-            def on_train_batch_start(cb, trainer, module, b, index):  # noqa: N805
+            def on_train_batch_start(self, trainer, module, b, index):
                 if index == warmup:
                     _sync(device)
-                    self.began = time.perf_counter()
+                    timer.began = time.perf_counter()
 
-            def on_train_batch_end(cb, trainer, module, outputs, b, index):  # noqa: N805
-                self.done = index - warmup + 1
+            def on_train_batch_end(self, trainer, module, outputs, b, index):
+                if index == last:
+                    _sync(device)
+                    timer.ended = time.perf_counter()
 
-        self.callback, self.began, self.done, self.batch, self.device = Callback(), None, 0, batch, device
+        self.callback, self.steps, self.batch = Callback(), last - warmup + 1, batch
+        self.began = self.ended = None
 
     def img_s(self) -> float:
-        _sync(self.device)
-        return self.done * self.batch / (time.perf_counter() - self.began)
+        return self.steps * self.batch / (self.ended - self.began)
 
 
 def headstart_img_s(name: str, batch: int, size: int, steps: int, device: torch.device, precision: str,
@@ -131,7 +136,7 @@ def headstart_img_s(name: str, batch: int, size: int, steps: int, device: torch.
         def val_dataloader(self):
             return DataLoader(torch.utils.data.Subset(data, range(batch)), batch_size=batch)
 
-    timer = _StepTimer(warmup, batch, device)
+    timer = _StepTimer(warmup, warmup + steps - 1, batch, device)
     plan = plan_for("fine-tune", StrategyOptions(epochs=1, lr=1e-4), len(model.layer_groups()))
     options = EngineOptions(accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
                             precision=precision, progress_bar=False, channels_last=channels_last,
@@ -288,11 +293,11 @@ def main() -> int:
         count, shape = (512, (400, 300)) if cuda else (48, (96, 72))
         folder = jpeg_folder(Path(tmp), count, shape)
         cpu_loader = loader_img_s(folder, size, batch, device, gpu_decode=False)
-        rows = [["CPU decode + augment (workers)", round(cpu_loader, 1)]]
+        rows = [["CPU decode + augment (workers)", round(cpu_loader)]]
         if cuda:
-            rows.append(["GPU decode (nvJPEG) + GPU augment", round(loader_img_s(folder, size, batch, device, True), 1)])
+            rows.append(["GPU decode (nvJPEG) + GPU augment", round(loader_img_s(folder, size, batch, device, True))])
         for model_name, rate in best.items():
-            rows.append([f"training {model_name} (best above)", round(rate, 1)])
+            rows.append([f"training {model_name} (best above)", round(rate)])
     print(f"\n### Loader against training ({count} JPEGs of {shape[0]}x{shape[1]}, {size} px crops)\n")
     print(table(["pipeline", "img/s"], rows))
     return 0
