@@ -205,7 +205,16 @@ def main() -> int:
                         help="text set sizes (1000000 takes ~30 min on 2 cores: opt-in)")
     parser.add_argument("--work", type=Path, default=None, help="keep synthetic data here (default: temporary)")
     parser.add_argument("--plot", type=Path, default=None, help="write a log-log plot (PNG) here")
+    parser.add_argument("--save", type=Path, default=None, help="also write the measured rows to this JSON file")
+    parser.add_argument("--load", type=Path, nargs="+", default=None,
+                        help="measure nothing: print the table (and plot) of rows saved by --save")
     args = parser.parse_args()
+    if args.load:
+        rows = sorted((r for path in args.load for r in json.loads(path.read_text())), key=lambda r: (r["kind"], r["n"]))
+        print_table(rows)
+        if args.plot:
+            plot(rows, args.plot)
+        return 0
     work = args.work or Path(tempfile.mkdtemp(prefix="headstart-scale-"))
     print(f"{os.cpu_count()} CPUs | load avg {os.getloadavg()[0]:.1f} | {_dt.datetime.now():%Y-%m-%d %H:%M} | "
           "tinycnn 32 px / tinybert max_length 32, feature extraction, 1 head epoch, batch 256, fp32\n")
@@ -217,6 +226,8 @@ def main() -> int:
                 print(f"  {kind} {n:,}: done in {rows[-1]['total']:.1f} s wall, {rows[-1]['total_cpu']:.1f} s CPU (data made in {rows[-1]['made_s']:.1f} s, "
                       f"load avg {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
         print_table(rows)
+        if args.save:
+            args.save.write_text(json.dumps(rows, indent=1))
         if args.plot:
             plot(rows, args.plot)
     finally:

@@ -10,6 +10,9 @@ machine's changing load hits both alike.
     PYTHONPATH=src python bench/serve_bench.py runs/pets -n 200 -c 8
     PYTHONPATH=src python bench/serve_bench.py runs/pets --inputs 1 --max-batch 1 16 --rounds 3
 
+CPU ms/input is the CPU time of this process (server and clients) per input served: on a shared
+machine it says more about capacity than img/s, which follows whatever else is running.
+
 Without a run folder the predictor is a stand-in that labels an image by its mean intensity, so the
 numbers show what parsing, decoding and the service cost on their own. All traffic stays on
 127.0.0.1.
@@ -79,11 +82,11 @@ def run_load(url: str, kwargs: dict, requests: int, concurrency: int) -> dict:
             client.post("/predict", **kwargs).raise_for_status()
             return time.perf_counter() - began
 
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             latencies = list(pool.map(one, range(requests)))
-        elapsed = time.perf_counter() - began
-    return {"elapsed": elapsed, "latencies": latencies}
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+    return {"elapsed": elapsed, "latencies": latencies, "cpu": cpu}
 
 
 def main() -> None:
@@ -110,8 +113,9 @@ def main() -> None:
     sent = f", {args.size}px JPEG" if predictor.modality == "image" else ""
     print(f"serving {source} ({predictor.modality}) on 127.0.0.1; {args.requests} requests per row, "
           f"{args.concurrency} concurrent clients{sent}; {os.cpu_count()} CPUs\n")
-    print("| round | max batch | inputs/req | requests | req/s | inputs/s | p50 ms | p95 ms | max ms | inputs/pass | load avg |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| round | max batch | inputs/req | requests | req/s | inputs/s | p50 ms | p95 ms | max ms | inputs/pass "
+          "| CPU ms/input | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for round_ in range(1, args.rounds + 1):
         for max_batch in args.max_batch:
             app = create_app(predictor, max_files=max(32, max(args.inputs)), max_texts=max(256, max(args.inputs)),
@@ -128,6 +132,7 @@ def main() -> None:
                     print(f"| {round_} | {max_batch} | {count} | {args.requests} | {rate:.1f} | {rate * count:.1f} | "
                           f"{statistics.median(ms):.0f} | {_percentile(ms, 95):.0f} | {max(ms):.0f} | "
                           f"{sent_inputs / max(passes, 1) if app.state.batcher else count:.1f} | "
+                          f"{1000 * result['cpu'] / (args.requests * count):.0f} | "
                           f"{os.getloadavg()[0]:.1f} |", flush=True)
 
 

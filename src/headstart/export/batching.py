@@ -5,12 +5,6 @@ one image, and a service under load mostly gets requests of one image each. The 
 the requests that arrive while the model is busy (or within ``max_wait_s`` of an idle model) up to
 ``max_batch`` inputs, runs ``predictor.predict`` once, and hands each request its own slice.
 
-Requests announced with :meth:`MicroBatcher.expect` (the service does it as soon as a request
-arrives, before reading and decoding its body) hold the batch open a little longer, up to
-``max_hold_s``: on a busy CPU, the clients answered by one pass send their next images while it
-finishes, and decoding them takes longer than the few milliseconds of ``max_wait_s``. Without
-that, passes alternate between full and nearly empty.
-
 A request is never split: one larger than ``max_batch`` runs alone. If the shared call fails with
 a user error (a bad input in one request), each request of that batch is retried alone, so only
 the request that caused it gets the error.
@@ -19,27 +13,21 @@ Example::
 
     batcher = MicroBatcher(predictor, max_batch=16)
     results = batcher.submit([image], top_k=3).result()   # from any thread
-    with batcher.expect():                                # or: announce, then decode, then submit
-        images = decode(request)
-        results = batcher.submit(images, top_k=3).result()
     batcher.close()
 """
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 from ..errors import ConfigError, HeadstartError
 
 DEFAULT_MAX_BATCH = 16
 DEFAULT_MAX_WAIT_S = 0.005
-DEFAULT_MAX_HOLD_S = 0.05
-_POLL_S = 0.001
 
 
 class _Predicts(Protocol):
@@ -53,58 +41,28 @@ class _Job:
     future: Future = field(default_factory=Future)
 
 
-@dataclass
-class _Ticket:
-    arrived: bool = False
-
-
 class MicroBatcher:
     """One worker thread that runs ``predictor.predict`` on gathered requests (see module doc)."""
 
     def __init__(self, predictor: _Predicts, max_batch: int = DEFAULT_MAX_BATCH,
-                 max_wait_s: float = DEFAULT_MAX_WAIT_S, batch_size: int = 32,
-                 max_hold_s: float = DEFAULT_MAX_HOLD_S):
+                 max_wait_s: float = DEFAULT_MAX_WAIT_S, batch_size: int = 32):
         if not isinstance(max_batch, int) or max_batch < 1:
             raise ConfigError(f"max_batch={max_batch!r} must be a positive integer (1 turns batching off).")
         if not 0 <= max_wait_s <= 1:
             raise ConfigError(f"max_wait_s={max_wait_s!r} must be between 0 and 1 second.")
         self.predictor = predictor
         self.max_batch, self.max_wait_s, self.batch_size = max_batch, max_wait_s, batch_size
-        self.max_hold_s = max(max_hold_s, max_wait_s)
-        self._expected = 0  # requests announced by expect() and not yet submitted
-        self._expected_lock = threading.Lock()
         self.batches_run = 0  # forward calls made (tests and benchmarks read it)
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._carry: _Job | None = None
         self._worker = threading.Thread(target=self._loop, daemon=True, name="headstart-batcher")
         self._worker.start()
 
-    def submit(self, inputs: Sequence[Any], top_k: int, ticket: "_Ticket | None" = None) -> Future:
-        """Queue one request; its future resolves to the predictions of ``inputs``, in order.
-        ``ticket`` (from :meth:`expect`) says this is the request announced with it."""
+    def submit(self, inputs: Sequence[Any], top_k: int) -> Future:
+        """Queue one request; its future resolves to the predictions of ``inputs``, in order."""
         job = _Job(list(inputs), top_k)
         self._queue.put(job)
-        if ticket is not None:
-            self._arrived(ticket)
         return job.future
-
-    @contextlib.contextmanager
-    def expect(self) -> Iterator["_Ticket"]:
-        """Announce a request that will be submitted with the yielded ticket inside this block (or
-        fail before that): until then, a gathering batch waits for it up to ``max_hold_s``."""
-        ticket = _Ticket()
-        with self._expected_lock:
-            self._expected += 1
-        try:
-            yield ticket
-        finally:
-            self._arrived(ticket)
-
-    def _arrived(self, ticket: "_Ticket") -> None:
-        with self._expected_lock:
-            if not ticket.arrived:
-                ticket.arrived = True
-                self._expected -= 1
 
     def close(self) -> None:
         """Answer what is queued, then stop the worker."""
@@ -112,19 +70,14 @@ class MicroBatcher:
         self._worker.join(timeout=30)
 
     def _gather(self, first: _Job) -> tuple[list[_Job], bool]:
-        """``first`` plus the jobs that fit in ``max_batch`` and arrive within ``max_wait_s``
-        (``max_hold_s`` while announced requests are still on their way)."""
+        """``first`` plus the jobs that fit in ``max_batch`` and arrive within ``max_wait_s``."""
         jobs, count, stop = [first], len(first.inputs), False
-        start = time.monotonic()
+        deadline = time.monotonic() + self.max_wait_s
         while count < self.max_batch:
-            waited = time.monotonic() - start
-            on_their_way = self._expected > 0
-            if waited >= (self.max_hold_s if on_their_way else self.max_wait_s):
-                break
             try:
-                job = self._queue.get(timeout=_POLL_S)
+                job = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                continue
+                break
             if job is None:
                 stop = True
                 break

@@ -342,10 +342,10 @@ def create_app(
         parts = [f"{' '.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in error.errors()]
         return JSONResponse(status_code=422, content={"detail": "; ".join(parts)})
 
-    def run_predict(inputs: list[Any], k: int, ticket: Any = None) -> list[dict]:
+    def run_predict(inputs: list[Any], k: int) -> list[dict]:
         try:
             if batcher is not None:
-                return batcher.submit(inputs, k, ticket).result()
+                return batcher.submit(inputs, k).result()
             with lock:
                 return predictor.predict(inputs, top_k=k, batch_size=batch_size)
         except HeadstartError as error:
@@ -354,13 +354,13 @@ def create_app(
             logger.exception("prediction failed")
             raise _reject(500, "prediction failed inside the model; see the server log") from None
 
-    def predict_images(uploads: list[_Upload], k: int, ticket: Any = None) -> list[dict]:
+    def predict_images(uploads: list[_Upload], k: int) -> list[dict]:
         images = [_decode_image(u, limits.image_pixels) for u in uploads]
-        results = run_predict(images, k, ticket)
+        results = run_predict(images, k)
         return [_format(r, u.filename) for r, u in zip(results, uploads, strict=True)]
 
-    def predict_texts(texts: list[str], k: int, ticket: Any = None) -> list[dict]:
-        return [_format(r, None) for r in run_predict(texts, k, ticket)]
+    def predict_texts(texts: list[str], k: int) -> list[dict]:
+        return [_format(r, None) for r in run_predict(texts, k)]
 
     @app.get("/health", response_model=Health, summary="Liveness and what this model takes")
     def health() -> dict:
@@ -378,18 +378,13 @@ def create_app(
         top_k_query: int | None = Query(None, alias="top_k", ge=1, description="How many best labels to return"),
     ) -> dict:
         k = min(top_k_query or top_k, len(classes))
-        # announced before the body is read, so a gathering micro-batch knows this request is coming
-        with batcher.expect() if batcher is not None else contextlib.nullcontext() as ticket:
-            return await answer(request, k, ticket)
-
-    async def answer(request: Request, k: int, ticket: Any) -> dict:
         content_type = request.headers.get("content-type", "")
         media_type = content_type.split(";", 1)[0].strip().lower()
         is_json = media_type == "application/json" or media_type.endswith("+json")
         if modality == "image":
             if media_type == "multipart/form-data":
                 uploads = await _read_uploads(request, content_type, limits)
-                return {"predictions": await run_in_threadpool(predict_images, uploads, k, ticket)}
+                return {"predictions": await run_in_threadpool(predict_images, uploads, k)}
             if is_json:
                 raise _reject(415, f"this model classifies images, not JSON texts: {_IMAGE_HINT}")
             if not media_type and request.headers.get("content-length", "0") == "0":
@@ -397,7 +392,7 @@ def create_app(
             raise _reject(415, f"Content-Type {media_type or '(none)'!r} is not accepted: {_IMAGE_HINT}")
         if is_json:
             texts = await _read_texts(request, limits)
-            return {"predictions": await run_in_threadpool(predict_texts, texts, k, ticket)}
+            return {"predictions": await run_in_threadpool(predict_texts, texts, k)}
         if media_type == "multipart/form-data":
             raise _reject(415, f"this model classifies text, not file uploads: {_TEXT_HINT}")
         raise _reject(415, f"Content-Type {media_type or '(none)'!r} is not accepted: {_TEXT_HINT}")
