@@ -142,6 +142,7 @@ class RunConfig:
     channels_last: bool | str = option("auto", "channels_last memory format (default: on for convnets).", one_of("auto", True, False), group="hardware")
     cache_features: bool | str = option("auto", "Cache backbone features in frozen phases (default: on).", one_of("auto", True, False), group="hardware")
     cache_augment: int = option(0, "Cache K augmented views per training image.", at_least(0), group="hardware")
+    gpu_decode: bool = option(False, "Decode and augment training JPEGs on the GPU (CUDA runs only; ignored on CPU).", group="hardware")
     compile: bool = option(False, "torch.compile the model.", group="hardware")
     limit_train_batches: int | float | None = option(None, "Train on this many batches (int) or this fraction (float) per epoch.", positive(), cli=False, group="hardware")
     # output

@@ -72,7 +72,8 @@ def build_data(config: RunConfig, backbone: Backbone):
         data_config = data_config.with_image_size(config.image_size)
     split = load_image_dataset(config.data, val_path=config.val_data, val_fraction=config.val_fraction,
                                seed=config.seed, strict=config.strict)
-    dm = ImageDataModule(split, data_config, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed)
+    dm = ImageDataModule(split, data_config, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed,
+                         gpu_decode=config.gpu_decode)
     return dm, split, data_config
 
 
