@@ -9,13 +9,15 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import ConfigError
+
+TASKS = ("single-label", "multi-label")
 
 
 @dataclass
@@ -29,6 +31,15 @@ class RunConfig:
     label_column: str = "label"
     max_length: int | None = None
     image_size: int | None = None
+    # task (see docs/multilabel.md)
+    task: str = field(default="single-label", metadata={"help": (
+        "single-label (one class per item, softmax) | multi-label (a set of labels per item, sigmoid + "
+        "per-label thresholds).")})
+    label_columns: str | None = field(default=None, metadata={"help": (
+        "multi-label: comma-separated 0/1 columns of a CSV, one per label (e.g. cat,dog); default: the "
+        "--label-column cell lists the labels separated by --label-separator.")})
+    label_separator: str = field(default=";", metadata={"help": (
+        "multi-label: separator between the labels in one label cell (e.g. 'cat;dog').")})
     # model
     model: str = "efficientnet_lite0"
     weights: str = "imagenet"
@@ -124,6 +135,8 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> RunConfig:
         checked[key] = _check_type(key, value, hints[key], source)
     if isinstance(checked.get("lr"), str) and checked["lr"] != "auto":
         raise ConfigError(f"{source}: 'lr' must be a number or 'auto', got {checked['lr']!r}.")
+    if checked.get("task", TASKS[0]) not in TASKS:
+        raise ConfigError(f"{source}: 'task' must be one of {', '.join(TASKS)}, got {checked['task']!r}.")
     return RunConfig(**checked)
 
 

@@ -42,6 +42,8 @@ class EpochHistory(L.Callback):
             "lr": lr,
             "seconds": round(time.perf_counter() - self._start, 3),
         }
+        if get("val_map") is not None:  # multi-label runs (engine/objective.py)
+            entry["val_map"] = get("val_map")
         if trainer.is_global_zero:
             self.history.append(entry)
             if self.on_epoch:
