@@ -71,21 +71,26 @@ def predict(
         predictor = Predictor.from_run(run)
     items = expand_image_paths(inputs) if predictor.modality == "image" else expand_texts(inputs)
     results = predictor.predict(items, top_k=top_k, batch_size=batch_size, tta=tta, progress=not as_json)
+    multi = getattr(predictor, "task", "single-label") == "multi-label"  # results carry a label set too
     if csv_path is not None:
         with open(csv_path, "w", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["input", "label", "probability", "top_k"])
+            writer.writerow(["input", "label", "probability", "top_k"] + (["labels"] if multi else []))
             for item, res in zip(items, results):
-                writer.writerow([item, res["label"], res["probability"], json.dumps(res["top_k"])])
+                writer.writerow([item, res["label"], res["probability"], json.dumps(res["top_k"])]
+                                + ([";".join(s["label"] for s in res["labels"])] if multi else []))
     if as_json:
         for item, res in zip(items, results):
             sys.stdout.write(json.dumps({"input": item, **res}) + "\n")
         return
     table = Table()
     table.add_column("input", overflow="fold")
+    if multi:
+        table.add_column("labels (above threshold)", overflow="fold")
     for i in range(min(top_k, len(predictor.classes))):
         table.add_column(f"#{i + 1}")
     for item, res in zip(items, results):
         shown = item if len(item) <= 80 else item[:77] + "..."
-        table.add_row(shown, *[f"{t['label']} {t['probability']:.3f}" for t in res["top_k"]])
+        chosen = [", ".join(f"{s['label']} {s['probability']:.3f}" for s in res["labels"]) or "(none)"] if multi else []
+        table.add_row(shown, *chosen, *[f"{t['label']} {t['probability']:.3f}" for t in res["top_k"]])
     Console().print(table)

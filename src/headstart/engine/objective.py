@@ -1,12 +1,12 @@
 """What a training step optimises and logs, per task: single-label (softmax) or multi-label (sigmoid).
 
 Why an object: the loop, optimizer, checkpoints and feature cache are the same for both tasks;
-only the loss, the output activation and the epoch metrics differ. ``ClassifierModule`` asks the
-objective for those three and stays task-agnostic.
+only the loss and the epoch metrics differ. ``ClassifierModule`` asks the objective for those and
+stays task-agnostic. (Predictors apply the matching activation: ``export/label_sets.py``.)
 
-* single-label: cross-entropy (optional label smoothing and class weights), softmax, accuracy.
+* single-label: cross-entropy (optional label smoothing and class weights), accuracy.
 * multi-label: binary cross-entropy on each label's logit (``BCEWithLogits``; label smoothing
-  pulls 0/1 targets towards 0.5), sigmoid, exact-match accuracy at 0.5 and mAP
+  pulls 0/1 targets towards 0.5), exact-match accuracy at 0.5 and mAP
   (``MultilabelAveragePrecision``, logged as ``val_map``). ``val_loss`` stays the monitored metric.
 """
 from __future__ import annotations
@@ -34,9 +34,6 @@ class SingleLabelObjective:
              label_smoothing: float = 0.0) -> torch.Tensor:
         return F.cross_entropy(logits.float(), y, weight=weight, label_smoothing=label_smoothing)
 
-    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        return logits.float().softmax(-1)
-
     def metric_target(self, y: torch.Tensor) -> torch.Tensor:
         """``y`` as torchmetrics wants it (class indices; 0/1 integers for multi-label)."""
         return y if self.task == SINGLE_LABEL else y.long()
@@ -57,9 +54,6 @@ class MultiLabelObjective(SingleLabelObjective):
         if label_smoothing:
             target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
         return F.binary_cross_entropy_with_logits(logits.float(), target, pos_weight=weight)
-
-    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        return logits.float().sigmoid()
 
     def accuracy(self) -> Metric:
         # exact match: the whole label set must be right (at the default 0.5 threshold)

@@ -29,6 +29,7 @@ class Predictor:
         self.classes = run.classes
         self.modality = run.modality
         self.data_config = run.data_config
+        self.task, self.thresholds = run.task, run.thresholds
         if self.modality == "image":
             from ..data.transforms import build_transforms
 
@@ -54,7 +55,7 @@ class Predictor:
 
     @torch.inference_mode()
     def predict_proba(self, inputs: Sequence[Any], batch_size: int = 32, tta: bool = False, progress: bool = False) -> np.ndarray:
-        """Class probabilities, shape ``[len(inputs), num_classes]``."""
+        """Class probabilities (multi-label: one independent probability per label), ``[len(inputs), num_classes]``."""
         out = []
         batches = list(_batches(list(inputs), batch_size))
         iterator: Iterable = batches
@@ -64,11 +65,15 @@ class Predictor:
             iterator = track(batches, description="Predicting")
         for batch in iterator:
             x = self._encode(batch)
-            probs = self.model(x).float().softmax(1)
+            probs = self._probabilities(self.model(x))
             if tta and self.modality == "image":
-                probs = (probs + self.model(torch.flip(x, dims=[3])).float().softmax(1)) / 2
+                probs = (probs + self._probabilities(self.model(torch.flip(x, dims=[3])))) / 2
             out.append(probs.cpu())
         return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), dtype=np.float32)
+
+    def _probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Softmax over classes, or for a multi-label run a sigmoid per label."""
+        return logits.float().sigmoid() if self.task == "multi-label" else logits.float().softmax(1)
 
     @torch.inference_mode()
     def predict_logits(self, inputs: Sequence[Any], batch_size: int = 32) -> np.ndarray:
@@ -76,4 +81,4 @@ class Predictor:
 
     def predict(self, inputs: Sequence[Any], top_k: int = 5, batch_size: int = 32, tta: bool = False, progress: bool = False) -> list[dict[str, Any]]:
         probs = self.predict_proba(inputs, batch_size=batch_size, tta=tta, progress=progress)
-        return format_predictions(probs, self.classes, top_k)
+        return format_predictions(probs, self.classes, top_k, task=self.task, thresholds=self.thresholds)
