@@ -20,7 +20,7 @@ LABELS = ("blue", "green", "red")
 COLOURS = {"red": (220, 40, 40), "green": (40, 200, 60), "blue": (40, 60, 220)}
 # every non-empty subset of up to 2 labels
 LABEL_SETS = [s for n in (1, 2) for s in itertools.combinations(LABELS, n)]
-TINY = dict(model="tinycnn", weights="none", image_size=32, batch_size=8, num_workers=0)
+TINY = dict(model="tinycnn", weights="none", image_size=32, batch_size=8, num_workers=0, precision="32-true")
 
 
 def stripes(labels: tuple[str, ...], rng: np.random.Generator, size: int = 36) -> Image.Image:
@@ -72,6 +72,6 @@ def ml_run(ml_data: MultiLabelData, tmp_path_factory: pytest.TempPathFactory):
     from headstart.runner import train_run
 
     out = tmp_path_factory.mktemp("ml-runs")
-    config = RunConfig(data=str(ml_data.cell_csv), task="multi-label", strategy="two-phase", head_epochs=2,
-                       epochs=4, lr=0.01, output_dir=str(out), name="ml", **TINY)
+    config = RunConfig(data=str(ml_data.cell_csv), task="multi-label", strategy="two-phase", head_epochs=3,
+                       epochs=4, lr=0.03, output_dir=str(out), name="ml", **TINY)
     return train_run(config)

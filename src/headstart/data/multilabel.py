@@ -31,7 +31,7 @@ from typing import Any, Sequence
 import torch
 
 from ..errors import ConfigError, DataError
-from .images import PATH_COLUMNS, SPLIT_VALUES, _drop_unreadable, _pick_column
+from .images import PATH_COLUMNS, SPLIT_VALUES, _pick_column, check_image_file
 from .splits import check_val_fraction, stratified_split
 from .text import _lines, _read_table
 
@@ -93,13 +93,13 @@ def load_multilabel_dataset(
     train_rows, val_rows, classes = read_multilabel_rows(path, **options)
     if val_path is not None:
         val_rows = read_multilabel_rows(val_path, known=classes, **options)[0]
+    if len(classes) < 2:
+        raise DataError(f"{path}: found {len(classes)} label(s) {classes}; multi-label training needs at least 2.",
+                        "Check --label-column/--label-columns and --label-separator.")
     skipped: list[tuple[str, str]] = []
     if modality == "image":
         train_rows = _readable(train_rows, strict, skipped, str(path))
         val_rows = _readable(val_rows, strict, skipped, str(val_path or path)) if val_rows else val_rows
-    if len(classes) < 2:
-        raise DataError(f"{path}: found {len(classes)} label(s) {classes}; multi-label training needs at least 2.",
-                        "Check --label-column/--label-columns and --label-separator.")
     index = {name: i for i, name in enumerate(classes)}
     if not val_rows:
         counts = {name: sum(name in labels for _, labels, _ in train_rows) for name in classes}
@@ -250,5 +250,17 @@ def _image_path(table_path: Path, value: str, line: int) -> str:
 
 def _readable(rows: list[Row], strict: bool, skipped: list[tuple[str, str]], where: str) -> list[Row]:
     """Rows whose image file opens; unreadable ones go to ``skipped`` (or raise when strict)."""
-    kept = {p for p, _ in _drop_unreadable([(x, "") for x, _, _ in rows], strict, skipped, where)}
-    return [row for row in rows if row[0] in kept]
+    kept = []
+    for row in rows:
+        reason = check_image_file(row[0])
+        if reason is None:
+            kept.append(row)
+        elif strict:
+            raise DataError(f"{row[0]} is not a readable image ({reason}); delete or replace it, or drop --strict "
+                            "to skip unreadable files.")
+        else:
+            skipped.append((row[0], reason))
+    if rows and not kept:
+        raise DataError(f"{where}: none of its {len(rows)} images is readable ({skipped[-1][1]}).",
+                        "Check that the paths point at image files.")
+    return kept
