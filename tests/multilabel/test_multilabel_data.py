@@ -74,6 +74,6 @@ def test_folder_is_not_a_multilabel_table(tmp_path: Path) -> None:
 
 
 def test_unknown_task_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="'task' must be one of single-label, multi-label, got 'multilabel'"):
+    with pytest.raises(ConfigError, match=r"task \(--task\) must be one of single-label, multi-label, got 'multilabel'"):
         config_from_dict({"task": "multilabel"})
     assert RunConfig().task == "single-label"

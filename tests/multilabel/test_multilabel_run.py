@@ -7,7 +7,6 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-import yaml
 
 from headstart.cli import main
 from headstart.export.predictor import Predictor
@@ -137,8 +136,7 @@ def test_cli_bad_table_is_one_error_line_exit_2(ml_data: MultiLabelData, tmp_pat
     table = tmp_path / "blank.csv"
     table.write_text(ml_data.cell_csv.read_text().replace(";".join(("blue", "red")), "", 1)
                      .replace("images/", str(ml_data.root / "images") + "/"))
-    config = tmp_path / "ml.yaml"
-    config.write_text(yaml.safe_dump({"task": "multi-label", **TINY, "output_dir": str(tmp_path)}))
-    code = main(["train", str(table), "--config", str(config)])
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
+    code = main(["train", str(table), "--task", "multi-label", *flags, "--output-dir", str(tmp_path)])
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "have no labels" in err[0]
