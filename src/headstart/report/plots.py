@@ -75,11 +75,13 @@ def plot_curves(epochs: list[dict[str, Any]], path: Path) -> Path:
     ax_loss.plot(xs, [e["val_loss"] for e in epochs], marker="o", label="val loss")
     ax_loss.set_title("Loss", pad=16)
     ax_loss.legend(loc="best", fontsize=8)
-    ax_acc.plot(xs, [e["val_accuracy"] for e in epochs], marker="o", color="tab:green", label="val accuracy")
-    if all(e.get("val_map") is not None for e in epochs):  # multi-label: val_accuracy is exact match
+    multi = all(e.get("val_map") is not None for e in epochs)  # multi-label: val_accuracy is exact match
+    ax_acc.plot(xs, [e["val_accuracy"] for e in epochs], marker="o", color="tab:green",
+                label="val exact match" if multi else "val accuracy")
+    if multi:
         ax_acc.plot(xs, [e["val_map"] for e in epochs], marker="o", color="tab:purple", label="val mAP")
         ax_acc.legend(loc="best", fontsize=8)
-    ax_acc.set_title("Validation accuracy", pad=16)
+    ax_acc.set_title("Validation mAP and exact match" if multi else "Validation accuracy", pad=16)
     ax_acc.set_ylim(-0.02, 1.02)
     for ax in (ax_loss, ax_acc):
         ax.set_xlabel("epoch")
