@@ -8,7 +8,9 @@ option is one field here and nothing else.
 An unknown key, a value of the wrong type or out of range is a :class:`ConfigError` that names the
 key and what is valid, raised when the config is built: before any data is read or any file
 written. The resolved config is saved as ``config.yaml`` in every run folder; ``headstart train
---config runs/x/config.yaml`` reproduces that run.
+--config runs/x/config.yaml`` reproduces that run: it holds the resolved precision (never ``auto``),
+so another machine runs it with the same numerics. Its ``resolved_runtime`` mapping (accelerator,
+devices, workers, channels_last as resolved) only records how the run ran; loading ignores it.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from typing import Any, Callable
 import yaml
 
 from .errors import ConfigError
+
+RESOLVED_RUNTIME_KEY = "resolved_runtime"  # written into a run's config.yaml for the record, ignored when loaded
 
 Check = Callable[[Any], "str | None"]  # value -> None if fine, else what it must be ("must be >= 1")
 
@@ -252,6 +256,8 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> RunConfig:
     valid = [f.name for f in fields(RunConfig)]
     checked = {}
     for key, value in data.items():
+        if key == RESOLVED_RUNTIME_KEY:
+            continue
         if key not in hints:
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else f" Valid keys: {', '.join(valid)}."

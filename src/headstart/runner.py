@@ -18,14 +18,18 @@ from rich.console import Console
 from .backbones import create_backbone
 from .backbones.base import Backbone
 from .backbones.registry import backbone_modality
-from .config import RunConfig, config_from_dict, load_config
+from .config import RESOLVED_RUNTIME_KEY, RunConfig
+from .data.fingerprint import FILE as FINGERPRINT_FILE
+from .data.fingerprint import data_fingerprint
 from .engine.evaluate import classification_metrics, collect_logits, prediction_items
-from .engine.feature_cache import cached_phase_data
+from .engine.feature_cache import CachedPhaseData, cached_phase_data
 from .engine.fit import EngineOptions, fit_plan
+from .engine.runtime import resolve_runtime
 from .errors import ConfigError, RunError
 from .heads import build_head
 from .model import TransferModel
 from .run_files import read_json, write_json, write_safetensors, write_yaml
+from .resume import check_resume, complete_message, finished_metrics, resumed_config
 from .run_model import BACKBONE_ASSETS, model_info
 from .strategies import StrategyOptions, plan_for
 from .strategies.base import Phase
@@ -38,7 +42,7 @@ RUN_NAME_ENV = "HEADSTART_RUN_NAME"
 class TrainResult:
     run_dir: Path
     metrics: dict[str, Any]
-    model: TransferModel
+    model: TransferModel | None  # None when ``--resume`` found the run already complete
 
 
 def _run_name(config: RunConfig) -> str:
@@ -152,14 +156,19 @@ def train_run(
     console: Console | None = None,
     phase_data: Callable | None = None,
 ) -> TrainResult:
-    """Train according to ``config``; with ``resume_dir`` continue that run from its config.yaml."""
+    """Train according to ``config``; with ``resume_dir`` continue that run from its config.yaml.
+
+    A resume writes nothing into the folder until its data, state and checkpoints are checked
+    (``resume.py``); on a complete run it only says so.
+    """
     console = console or Console()
     if resume_dir is not None:
         resume_dir = Path(resume_dir)
-        if not (resume_dir / "config.yaml").is_file():
-            raise RunError(f"{resume_dir} has no config.yaml: not a headstart run folder.")
-        config = load_config(resume_dir / "config.yaml")
-        config = config_from_dict({**config.to_dict(), "output_dir": str(resume_dir.parent), "name": resume_dir.name})
+        config = resumed_config(resume_dir)
+        finished = finished_metrics(resume_dir)
+        if finished is not None:
+            console.print(complete_message(resume_dir, finished), soft_wrap=True)
+            return TrainResult(resume_dir, finished, None)
     if not config.data:
         raise ConfigError("No training data given.", "Pass DATA (an image folder or a CSV) to `headstart train`.")
     if config.task == "multi-label" and config.class_weights:
@@ -173,6 +182,10 @@ def train_run(
         built.backbone, built.datamodule, built.split, built.data_config, built.model, built.lora)
     classes = list(split.classes)
     run_dir = prepare_run_dir(config, resume=resume_dir is not None)  # before the LR finder: fail fast on a clash
+    if resume_dir is not None:
+        fingerprint = check_resume(run_dir, split, data_config.modality, str(config.data))
+    else:
+        fingerprint = data_fingerprint(split, data_config.modality)
     lr = config.lr
     lr_finding = None
     if lr == "auto":
@@ -184,20 +197,35 @@ def train_run(
     if isinstance(lr, str):
         raise ConfigError(f"lr must be a number or 'auto', got {lr!r}.")
     plan = plan_for(config.strategy, strategy_options(config, float(lr)), len(model.layer_groups()))
+    options = engine_options(config, dm, classes)
+    runtime = resolve_runtime(options, model, num_workers=getattr(dm, "num_workers", config.num_workers))
     resolved = config.to_dict()
     resolved["lr"] = float(lr)
+    resolved["precision"] = options.precision = runtime.precision  # the numerics, wherever the config runs again
+    resolved[RESOLVED_RUNTIME_KEY] = runtime.to_dict()  # informational: how this run ran (ignored when loaded)
     resolved["name"] = None  # `train --config runs/x/config.yaml` makes a new run instead of clashing with x
     for key in ("data", "val_data"):  # absolute, so `--resume` works from any working directory
         if resolved.get(key) and os.path.exists(resolved[key]):
             resolved[key] = os.path.abspath(resolved[key])
-    write_yaml(run_dir / "config.yaml", resolved)
+    # A resume keeps the files the run started with; it only adds those a kill left unwritten.
+    new = resume_dir is None
+    if new or not (run_dir / FINGERPRINT_FILE).exists():
+        if not new:
+            console.print(f"note: {run_dir} has no {FINGERPRINT_FILE} (made by an older headstart): the data "
+                          "could not be checked against the run's start; recording it now")
+        write_json(run_dir / FINGERPRINT_FILE, fingerprint)  # before config.yaml: a resumable folder has it
+    if new:
+        write_yaml(run_dir / "config.yaml", resolved)
     if lr_finding is not None:
         console.print(f"LR finder plot: {lr_finding.save(run_dir / 'plots')['plot']}")
-    info = model_info(model, config.strategy, data_config, lora_info)
-    write_json(run_dir / "model.json", info)
-    if data_config.modality == "text" and hasattr(backbone, "save_assets"):
+    if new or not (run_dir / "model.json").exists():
+        info = model_info(model, config.strategy, data_config, lora_info)
+        info["runtime"] = runtime.to_dict()
+        write_json(run_dir / "model.json", info)
+    if data_config.modality == "text" and hasattr(backbone, "save_assets") and (new or not (run_dir / BACKBONE_ASSETS).exists()):
         backbone.save_assets(run_dir / BACKBONE_ASSETS)
     console.print(f"Run folder: {run_dir}")
+    console.print(runtime.summary())
     console.print(f"Data: {len(split.train)} train / {len(split.val)} val, classes: {', '.join(classes)}")
     skipped = getattr(split, "skipped", None) or []
     if skipped:
@@ -222,18 +250,6 @@ def train_run(
         last = phase_reports[-1]
         write_json(run_dir / "params.json", {"total": last["total"], "trainable": last["trainable"], "phases": phase_reports})
 
-    counts = None
-    if config.class_weights:
-        raw = dm.class_counts()
-        counts = [raw[c] for c in classes] if isinstance(raw, dict) else list(raw)
-    options = EngineOptions(
-        accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
-        precision=config.precision, seed=config.seed, weight_decay=config.weight_decay,
-        label_smoothing=config.label_smoothing,
-        class_weights=class_weight_tensor(counts) if counts else None,
-        early_stopping_patience=config.early_stopping, channels_last=config.channels_last,
-        limit_train_batches=config.limit_train_batches, compile=config.compile,
-    )
     if phase_data is None:
         phase_data = cached_phase_data(config, dm, run_dir)
     os.environ[RUN_NAME_ENV] = run_dir.name  # for DDP workers that Lightning starts by re-running this command
@@ -247,14 +263,14 @@ def train_run(
     if rank_zero_only.rank != 0:  # DDP: rank 0 evaluates and writes the run files
         return TrainResult(run_dir, {}, model)
     write_safetensors(run_dir / "model.safetensors", model.state_dict())
-    dm.setup("validate")
-    logits, labels = collect_logits(model, dm.val_dataloader())
+    logits, labels = final_logits(model, dm, phase_data)
     inputs = [x for x, _ in split.val]
     if config.task == "multi-label":
         from .engine.multilabel_metrics import multilabel_results
 
-        metrics, items, info["thresholds"] = multilabel_results(logits, labels, classes, inputs)
-        write_json(run_dir / "model.json", info)  # the thresholds travel with the model
+        saved = read_json(run_dir / "model.json")  # the thresholds travel with the model
+        metrics, items, saved["thresholds"] = multilabel_results(logits, labels, classes, inputs)
+        write_json(run_dir / "model.json", saved)
     else:
         metrics = classification_metrics(logits, labels, classes)
         items = prediction_items(logits, labels, inputs)
@@ -271,6 +287,33 @@ def train_run(
                   f"val_loss={metrics['val_loss']:.4f}  time={metrics['wall_time_s']:.1f}s")
     console.print(f"Run folder: {run_dir}")
     return TrainResult(run_dir, metrics, model)
+
+
+def engine_options(config: RunConfig, dm: Any, classes: list[str]) -> EngineOptions:
+    """The engine's options for ``config`` (class weights counted on ``dm``'s training data)."""
+    counts = None
+    if config.class_weights:
+        raw = dm.class_counts()
+        counts = [raw[c] for c in classes] if isinstance(raw, dict) else list(raw)
+    return EngineOptions(
+        accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
+        precision=config.precision, seed=config.seed, weight_decay=config.weight_decay,
+        label_smoothing=config.label_smoothing,
+        class_weights=class_weight_tensor(counts) if counts else None,
+        early_stopping_patience=config.early_stopping, channels_last=config.channels_last,
+        limit_train_batches=config.limit_train_batches, compile=config.compile,
+    )
+
+
+def final_logits(model: TransferModel, dm: Any, phase_data: Callable | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """fp32 val logits of the final model, every val item once, as the kept epoch's validation computed them.
+
+    When the final model only trained its head, the cached validation features give them without a
+    backbone pass; otherwise the model runs over the val loader.
+    """
+    dm.setup("validate")
+    cached = phase_data.val_logits(model) if isinstance(phase_data, CachedPhaseData) else None
+    return cached if cached is not None else collect_logits(model, dm.val_dataloader())
 
 
 def summary_table(history: list[dict[str, Any]]):

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from ..backbones.data_config import DataConfig
 from ..errors import ConfigError
 from .images import ImageDataset
+from .samplers import eval_sampler
 from .splits import ImageSplit
 from .transforms import build_transforms
 
@@ -102,4 +103,5 @@ class ImageDataModule(L.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_dataset, shuffle=False, **self._loader_options())
+        return DataLoader(self.val_dataset, shuffle=False, sampler=eval_sampler(self.val_dataset, self.trainer),
+                          **self._loader_options())

@@ -4,6 +4,12 @@ Lightning runs the loops, devices, precision and checkpoints; this module only s
 is (the task's loss, see ``objective.py``: cross-entropy or per-label BCE) and which optimizer the phase
 uses: AdamW over the *trainable* parameters only, in discriminative param groups, with linear
 warmup then cosine decay, stepped per batch.
+
+Validation always runs in fp32, whatever the training precision: its numbers pick the kept epoch
+and must describe the model users get (predict, evaluate and export run it in fp32), so a kept
+epoch's val metrics equal the run's headline metrics. Its loss and accuracy are torchmetrics
+states summed over processes, so under DDP every validation item counts exactly once (with the
+unpadded sampler of ``data/samplers.py``).
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from torchmetrics import MeanMetric
 
 from ..model import TransferModel
 from ..params.param_groups import discriminative_param_groups
@@ -56,6 +63,8 @@ class ClassifierModule(L.LightningModule):
         self.train_acc = self.objective.accuracy()
         self.val_acc = self.objective.accuracy()
         self.val_extra = torch.nn.ModuleDict(self.objective.extra_val_metrics())
+        # the mean over items (not over batches or processes); a NaN loss stays NaN, never silently dropped
+        self.val_loss = MeanMetric(nan_strategy="disable")
 
     def forward(self, inputs: Any) -> torch.Tensor:
         if self.features_input:
@@ -81,14 +90,15 @@ class ClassifierModule(L.LightningModule):
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         x, y = batch
-        logits = self(x)
-        loss = self.objective.loss(logits, y)
-        self.val_acc(logits, self.objective.metric_target(y))
+        with torch.autocast(self.device.type, enabled=False):  # fp32 under mixed precision (module docstring)
+            logits = self(x).float()
+        self.val_acc.update(logits, self.objective.metric_target(y))
+        self.val_loss.update(self.objective.item_losses(logits, y))
         bs = y.shape[0]
-        self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
+        self.log("val_loss", self.val_loss, on_epoch=True, prog_bar=True, batch_size=bs)
         self.log("val_accuracy", self.val_acc, on_epoch=True, prog_bar=True, batch_size=bs)
         for name, metric in self.val_extra.items():
-            metric(logits.float(), self.objective.metric_target(y))
+            metric.update(logits, self.objective.metric_target(y))
             self.log(name, metric, on_epoch=True, batch_size=bs)
 
     def param_groups(self) -> list[dict[str, Any]]:

@@ -34,6 +34,10 @@ class SingleLabelObjective:
              label_smoothing: float = 0.0) -> torch.Tensor:
         return F.cross_entropy(logits.float(), y, weight=weight, label_smoothing=label_smoothing)
 
+    def item_losses(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The plain (unweighted, unsmoothed) loss of each item, ``[B]``: what ``val_loss`` averages."""
+        return F.cross_entropy(logits.float(), y, reduction="none")
+
     def metric_target(self, y: torch.Tensor) -> torch.Tensor:
         """``y`` as torchmetrics wants it (class indices; 0/1 integers for multi-label)."""
         return y if self.task == SINGLE_LABEL else y.long()
@@ -54,6 +58,10 @@ class MultiLabelObjective(SingleLabelObjective):
         if label_smoothing:
             target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
         return F.binary_cross_entropy_with_logits(logits.float(), target, pos_weight=weight)
+
+    def item_losses(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        # mean over labels per item; the mean over items is then the BCE over every (item, label)
+        return F.binary_cross_entropy_with_logits(logits.float(), y.float(), reduction="none").mean(1)
 
     def accuracy(self) -> Metric:
         # exact match: the whole label set must be right (at the default 0.5 threshold)
