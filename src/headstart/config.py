@@ -154,6 +154,7 @@ class RunConfig:
     # output
     output_dir: str = option("runs", "Where run folders go.", group="output")
     name: str | None = option(None, "Run folder name (default: model-strategy-time).", plain_name, group="output")
+    overwrite: bool = option(False, "Replace an existing run folder of the same --name (only one headstart wrote).", group="output")
 
     def __post_init__(self) -> None:
         if self.precision in PRECISION_ALIASES:

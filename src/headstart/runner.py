@@ -30,6 +30,7 @@ from .heads import build_head
 from .model import TransferModel
 from .run_files import read_json, write_json, write_safetensors, write_yaml
 from .resume import check_resume, complete_message, finished_metrics, resumed_config
+from .run_folder import clear_for_overwrite, remove_failed_start
 from .run_model import BACKBONE_ASSETS, model_info
 from .strategies import StrategyOptions, plan_for
 from .strategies.base import Phase
@@ -126,7 +127,10 @@ def build_model(config: RunConfig, console: Console | None = None) -> BuiltModel
     return BuiltModel(backbone, dm, split, data_config, model, lora_info)
 
 
-def prepare_run_dir(config: RunConfig, resume: bool) -> Path:
+def prepare_run_dir(config: RunConfig, resume: bool, created: list[Path] | None = None) -> Path:
+    """The run folder, made now; one that already holds a run is an error unless ``resume`` or
+    ``config.overwrite`` (which replaces only a folder headstart wrote). A folder made here is
+    appended to ``created`` (so a failed start can remove it again)."""
     from lightning.pytorch.utilities import rank_zero_only
 
     from .engine.runtime import launched_externally
@@ -141,12 +145,30 @@ def prepare_run_dir(config: RunConfig, resume: bool) -> Path:
         return run_dir
     # under torchrun/SLURM the other ranks may already have written config.yaml etc.: only a trained run counts
     trained = ("state.json", "checkpoints", "metrics.json")
+    if config.overwrite and not resume and not launched_externally() and run_dir.exists():
+        clear_for_overwrite(run_dir)
     if run_dir.exists() and not resume and (any((run_dir / f).exists() for f in trained) if launched_externally()
                                             else any(run_dir.iterdir())):
         raise RunError(f"Run folder {run_dir} already exists.",
-                       f"Continue it with `headstart train --resume {run_dir}`, or pick another --name.")
+                       f"Continue it with `headstart train --resume {run_dir}`, pick another --name, or replace it with --overwrite.")
+    if created is not None and not run_dir.exists() and not launched_externally():
+        created.append(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
+
+
+def check_before_start(config: RunConfig, model: TransferModel) -> None:
+    """Everything that can be checked without training, so a bad option fails before the run
+    folder exists: the strategy against the model, the accelerator and precision on this machine."""
+    from .engine.runtime import resolve_accelerator, resolve_precision
+
+    lr = 1e-3 if config.lr == "auto" else float(config.lr)  # the finder's LR is not known yet; any value checks the plan
+    plan_for(config.strategy, strategy_options(config, lr), len(model.layer_groups()))
+    accelerator = resolve_accelerator(config.accelerator)
+    resolve_precision(config.precision, accelerator)
+    if accelerator in ("gpu", "cuda") and isinstance(config.devices, int) and config.devices > torch.cuda.device_count():
+        raise ConfigError(f"--devices {config.devices} asks for more GPUs than this machine has ({torch.cuda.device_count()}).",
+                          f"Use --devices {torch.cuda.device_count()} or fewer (per node).")
 
 
 def train_run(
@@ -159,8 +181,21 @@ def train_run(
     """Train according to ``config``; with ``resume_dir`` continue that run from its config.yaml.
 
     A resume writes nothing into the folder until its data, state and checkpoints are checked
-    (``resume.py``); on a complete run it only says so.
+    (``resume.py``); on a complete run it only says so. A start that fails before its first epoch
+    is recorded removes the run folder it created, so the name is free again
+    (run_folder.remove_failed_start).
     """
+    created: list[Path] = []
+    try:
+        return _train_run(config, resume_dir=resume_dir, console=console, phase_data=phase_data, created=created)
+    except Exception:
+        for run_dir in created:
+            remove_failed_start(run_dir)
+        raise
+
+
+def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Console | None,
+               phase_data: Callable | None, created: list[Path]) -> TrainResult:
     console = console or Console()
     if resume_dir is not None:
         resume_dir = Path(resume_dir)
@@ -181,7 +216,8 @@ def train_run(
     backbone, dm, split, data_config, model, lora_info = (
         built.backbone, built.datamodule, built.split, built.data_config, built.model, built.lora)
     classes = list(split.classes)
-    run_dir = prepare_run_dir(config, resume=resume_dir is not None)  # before the LR finder: fail fast on a clash
+    check_before_start(config, model)
+    run_dir = prepare_run_dir(config, resume=resume_dir is not None, created=created)  # before the LR finder: fail fast on a clash
     if resume_dir is not None:
         fingerprint = check_resume(run_dir, split, data_config.modality, str(config.data))
     else:
@@ -204,6 +240,7 @@ def train_run(
     resolved["precision"] = options.precision = runtime.precision  # the numerics, wherever the config runs again
     resolved[RESOLVED_RUNTIME_KEY] = runtime.to_dict()  # informational: how this run ran (ignored when loaded)
     resolved["name"] = None  # `train --config runs/x/config.yaml` makes a new run instead of clashing with x
+    resolved["overwrite"] = False  # ... and never deletes one
     for key in ("data", "val_data"):  # absolute, so `--resume` works from any working directory
         if resolved.get(key) and os.path.exists(resolved[key]):
             resolved[key] = os.path.abspath(resolved[key])
@@ -238,7 +275,7 @@ def train_run(
         phase_reports = list(read_json(run_dir / "params.json").get("phases", []))
 
     def on_phase_start(index: int, phase: Phase, report) -> None:
-        console.print(f"\nPhase {index + 1}/{len(plan)}: {phase.name} ({phase.epochs} epochs)")
+        console.print(f"\nPhase {index + 1}/{len(plan)}: {phase.name} ({phase.epochs} epoch{'s' if phase.epochs != 1 else ''})")
         console.print(report.to_rich())
         del phase_reports[index:]
         phase_reports.append(report.to_dict())
@@ -328,8 +365,9 @@ def summary_table(history: list[dict[str, Any]]):
         return "-" if value is None else f"{value:.{digits}f}"
 
     for e in history:
+        seconds = fmt(e.get("seconds"), 1) + (f" (+{e['extract_seconds']:.1f} extraction)" if e.get("extract_seconds") else "")
         table.add_row(str(e["epoch"]), e["phase"], fmt(e.get("train_loss")), fmt(e.get("val_loss")),
-                      fmt(e.get("val_accuracy")), fmt(e.get("seconds"), 1))
+                      fmt(e.get("val_accuracy")), seconds)
     return table
 
 

@@ -295,6 +295,12 @@ def test_invalid_json_is_400(text_client):
     assert response.status_code == 400 and "not valid JSON" in _detail(response)
 
 
+def test_deeply_nested_json_is_400_not_a_recursion_error(text_client):
+    body = b'{"texts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = text_client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "nests JSON too deeply" in _detail(response)
+
+
 def test_bad_top_k_is_422_with_a_string_detail(image_client):
     response = image_client.post("/predict", params={"top_k": 0}, files={"file": ("a.png", image_bytes(10))})
     assert response.status_code == 422 and "top_k" in _detail(response)

@@ -37,7 +37,7 @@ from .weights_file import apply_state_dict, looks_like_weights_file, read_state_
 POOLINGS = ("mean", "cls")
 DEFAULT_MAX_LENGTH = 256
 PRETRAINED_WORDS = ("imagenet", "pretrained")
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(?:/[\w.-]+)?$")  # org/name, or a legacy id without org (distilbert-base-uncased)
 # A repeated block inside a stack: ``encoder.layer.3.``, ``transformer.layer.0.``, ``h.11.`` ...
 # peft's PeftModel prefixes every parameter of the model it wraps (see backbones/lora.py).
 PEFT_PREFIX = "base_model.model."
@@ -392,7 +392,7 @@ def build_hf(model_name: str, weights: str = "imagenet", **options: Any) -> HFTe
 
 
 def has_hf_model(model_name: str) -> bool:
-    """A folder with config.json, a hub-style ``org/name`` id, or a registered text alias."""
+    """A folder with config.json, a hub id (``org/name`` or one without org), or a registered text alias."""
     if (Path(model_name) / "config.json").is_file():
         return True
     if model_name in BACKBONES and BACKBONES.get(model_name).source == "hf":
@@ -401,8 +401,12 @@ def has_hf_model(model_name: str) -> bool:
 
 
 def list_hf_models(pattern: str = "*") -> list[str]:
-    """Registered text aliases (any hub id works too, but the hub is not listed offline)."""
-    return [n for n, e in BACKBONES.items() if e.source == "hf" and fnmatch.fnmatch(n, pattern)]
+    """Registered text aliases, then the models in the local Hugging Face cache (the hub itself is
+    not searched: any hub id works with ``hf:ID``, downloaded when online)."""
+    aliases = [n for n, e in BACKBONES.items() if e.source == "hf"]
+    root = Path(_cache_location("x")).parent
+    cached = sorted(p.name[len("models--"):].replace("--", "/") for p in root.glob("models--*")) if root.is_dir() else []
+    return [n for n in [*aliases, *cached] if fnmatch.fnmatch(n, pattern)]
 
 
 register_source(

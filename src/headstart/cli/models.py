@@ -59,3 +59,6 @@ def models(
         flag = {True: "yes", False: "no", None: "-"}[r["pretrained_offline"]]
         table.add_row(r["name"], r["modality"], flag, r["description"])
     Console().print(table)
+    if pattern.startswith("hf:"):
+        Console().print("hf: lists the text aliases and the models in your local Hugging Face cache; the hub is not "
+                        "searched. Any hub id works: --model hf:ID (downloaded when online).")

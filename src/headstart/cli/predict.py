@@ -31,16 +31,35 @@ def expand_image_paths(paths: list[str]) -> list[str]:
     return out
 
 
-def expand_texts(items: list[str]) -> list[str]:
+TEXT_FILE_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
+
+
+def looks_like_path(item: str) -> bool:
+    """True for an argument meant as a file: no spaces, and a text-file suffix or a folder part
+    that exists (``data/missing.txt``, ``reviews/new``), so a typo is an error, not a sentence."""
+    if not item or len(item) >= 4096 or any(c.isspace() for c in item):
+        return False
+    path = Path(item)
+    return path.suffix.lower() in TEXT_FILE_SUFFIXES or ("/" in item and path.parent != Path(".") and path.parent.is_dir())
+
+
+def expand_texts(items: list[str], literal: bool = False) -> list[str]:
+    """Texts to classify: a .txt/.csv/.tsv/.jsonl argument is read as a file; ``literal`` takes every argument as text."""
+    from ..errors import DataError
+
     texts: list[str] = []
     for item in items:
         path = Path(item)
-        if len(item) < 4096 and path.suffix.lower() in (".txt", ".csv", ".tsv", ".jsonl") and path.is_file():
+        if literal or not looks_like_path(item):
+            texts.append(item)
+        elif path.is_file() and path.suffix.lower() in TEXT_FILE_SUFFIXES:
             from ..data.text import read_texts
 
             texts.extend(read_texts(str(path)))
         else:
-            texts.append(item)
+            what = "does not exist" if not path.exists() else f"is not a {'/'.join(TEXT_FILE_SUFFIXES)} file"
+            raise DataError(f"{item} looks like a file path but {what}.",
+                            "Fix the path, or pass --text to classify the arguments as literal texts.")
     return texts
 
 
@@ -51,13 +70,16 @@ def expand_texts(items: list[str]) -> list[str]:
 def predict(
     run: Path = typer.Argument(..., help="Run folder written by `headstart train`."),
     inputs: list[str] = typer.Argument(..., help="Image files/folders, or texts / a text file for text runs."),
-    top_k: int = typer.Option(3, help="How many labels to show per input."),
-    batch_size: int = typer.Option(32, help="Batch size."),
+    top_k: int = typer.Option(3, min=1, help="How many labels to show per input."),
+    batch_size: int = typer.Option(32, min=1, help="Batch size."),
     tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: average with the horizontal flip (images)."),
     as_json: bool = typer.Option(False, "--json", help="JSON lines output."),
     csv_path: Optional[Path] = typer.Option(None, "--csv", help="Also write predictions to this CSV file."),
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="Use this exported ONNX file (onnxruntime, no torch at predict time)."),
+    literal: bool = typer.Option(False, "--text", help="Text runs: classify every argument as text, even one that looks like a file path."),
 ) -> None:
+    if csv_path is not None:
+        _check_csv_target(csv_path)
     from rich.console import Console
     from rich.table import Table
 
@@ -69,7 +91,7 @@ def predict(
         from ..export.predictor import Predictor
 
         predictor = Predictor.from_run(run)
-    items = expand_image_paths(inputs) if predictor.modality == "image" else expand_texts(inputs)
+    items = expand_image_paths(inputs) if predictor.modality == "image" else expand_texts(inputs, literal)
     results = predictor.predict(items, top_k=top_k, batch_size=batch_size, tta=tta, progress=not as_json)
     multi = getattr(predictor, "task", "single-label") == "multi-label"  # results carry a label set too
     if csv_path is not None:
@@ -94,3 +116,15 @@ def predict(
         chosen = [", ".join(f"{s['label']} {s['probability']:.3f}" for s in res["labels"]) or "(none)"] if multi else []
         table.add_row(shown, *chosen, *[f"{t['label']} {t['probability']:.3f}" for t in res["top_k"]])
     Console().print(table)
+
+
+def _check_csv_target(csv_path: Path) -> None:
+    """Create ``--csv``'s folder now, and fail before predicting when the file cannot be written."""
+    from ..errors import DataError
+
+    if csv_path.is_dir():
+        raise DataError(f"--csv {csv_path} is a folder.", "Pass a file name, e.g. predictions.csv.")
+    try:
+        csv_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"--csv {csv_path}: cannot create its folder ({exc.strerror}).", "Pass a writable path.") from None

@@ -46,7 +46,26 @@ def serve_command(
     if not run.is_dir():
         raise RunError(f"run folder {str(run)!r} does not exist.",
                        "Pass the folder `headstart train` wrote, e.g. runs/<name>.")
+    if device is not None:
+        _check_device(device)
     from headstart.export.serve import serve
 
     typer.echo(f"Serving {run} on http://{host}:{port} (docs at http://{host}:{port}/docs); Ctrl+C stops.")
     serve(run, host=host, port=port, max_upload_bytes=int(max_upload_mb * 2**20), top_k=top_k, device=device)
+
+
+def _check_device(device: str) -> None:
+    """A ConfigError for a ``--device`` torch does not know or this machine does not have."""
+    import torch
+
+    from ..errors import ConfigError
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"--device {device!r} is not a torch device.", "Use cpu, cuda or cuda:N.") from None
+    count = torch.cuda.device_count() if parsed.type == "cuda" else 1
+    present = parsed.type == "cpu" or (parsed.type == "cuda" and (parsed.index or 0) < count) or (
+        parsed.type == "mps" and torch.backends.mps.is_available())
+    if not present:
+        raise ConfigError(f"--device {device!r} is not available on this machine.", "Use cpu, or leave --device out.")

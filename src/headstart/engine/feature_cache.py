@@ -270,13 +270,18 @@ class FeatureDataModule(L.LightningDataModule):
         self.channels_last = channels_last
         self.datasets: dict[str, CachedFeatures] = {}
         self.hits: dict[str, bool] = {}
+        self.extraction_seconds = 0.0  # backbone passes (or cache reads) in setup: not part of any epoch's time
         self._generator = torch.Generator().manual_seed(seed)
 
     def setup(self, stage: str) -> None:
+        import time
+
         names = ["train", "val"] if stage == "fit" else ["val"]
         for name in names:
             if name not in self.datasets:
+                start = time.perf_counter()
                 self.datasets[name] = self._features(self.sources[name])
+                self.extraction_seconds += time.perf_counter() - start
 
     def _features(self, source: ExtractionSource) -> CachedFeatures:
         trainer = self.trainer

@@ -29,12 +29,14 @@ from ..run_files import read_json, write_json, write_safetensors
 from ..strategies.base import Phase
 from .checkpoint_io import AtomicCheckpointIO
 from .epoch_seed import EpochSeed
+from .divergence import StopOnNonFiniteLoss
 from .history import EpochHistory
 from .kill_point import kill_callbacks, kill_point
 from .module import ClassifierModule
 from .relocatable_checkpoint import RelocatableCheckpoint
 from .resume_state import (epochs_in_checkpoint, finished_history, kept_csv_rows, read_checkpoint, read_state,
                            read_weights, relative_path, resolve_path, restore_csv_rows)
+from .progress_bar import PhaseProgressBar
 from .runtime import quiet_lightning, resolve_runtime
 
 
@@ -197,8 +199,10 @@ def fit_plan(
         # last.ckpt, which would re-save the whole frozen backbone every epoch) and restarts on resume.
         checkpoint = RelocatableCheckpoint(dirpath=phase_dir, filename="best", monitor="val_loss", mode="min",
                                            save_last=not features_input, save_top_k=1, enable_version_counter=False)
-        callbacks: list[Any] = [checkpoint, EpochHistory(history, phase.name, save_epoch_state),
+        callbacks: list[Any] = [StopOnNonFiniteLoss(phase.name, phase.head_lr), checkpoint, EpochHistory(history, phase.name, save_epoch_state),
                                 EpochSeed(options.seed, index), *kill_callbacks(), *options.extra_callbacks]
+        if options.progress_bar:
+            callbacks.append(PhaseProgressBar(phase.name))
         if options.early_stopping_patience:
             callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=options.early_stopping_patience))
         last = phase_dir / "last.ckpt"

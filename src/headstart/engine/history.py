@@ -56,6 +56,9 @@ class EpochHistory(L.Callback):
         }
         if get("val_map") is not None:  # multi-label runs (engine/objective.py)
             entry["val_map"] = get("val_map")
+        extraction = getattr(trainer.datamodule, "extraction_seconds", None)  # cached-feature phases
+        if extraction is not None and not any(e["phase"] == self.phase_name for e in self.history):
+            entry["extract_seconds"] = round(float(extraction), 3)
         if trainer.is_global_zero:
             self.history.append(entry)
             if self.on_epoch:

@@ -27,6 +27,8 @@ def resolve_accelerator(accelerator: str = "auto") -> str:
         return "gpu" if torch.cuda.is_available() else "cpu"
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError("--accelerator gpu was asked for but no CUDA GPU is available.", "Use --accelerator cpu or auto.")
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("--accelerator mps was asked for but this machine has no Apple GPU (MPS).", "Use --accelerator cpu or auto.")
     return accelerator
 
 
@@ -38,7 +40,8 @@ def resolve_precision(precision: str, accelerator: str) -> str:
     if precision != "auto":
         return precision
     if accelerator in ("gpu", "cuda") and torch.cuda.is_available():
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+        # native bf16 only (Ampere and newer); older GPUs emulate it slowly and get fp16 with loss scaling
+        return "bf16-mixed" if torch.cuda.is_bf16_supported(including_emulation=False) else "16-mixed"
     return "32-true"
 
 
@@ -128,4 +131,5 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # frozen BatchNorm, on purpose
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")  # small data: fewer batches than log_every_n_steps
     warnings.filterwarnings("ignore", message=".*litlogger.*")

@@ -115,6 +115,10 @@ def open_rgb(item: Any) -> Image.Image:
         if image.mode == "P" and "transparency" in image.info:
             image = image.convert("RGBA")
         return image if image.mode == "RGB" else image.convert("RGB")
+    except Image.DecompressionBombError as exc:
+        name = item if isinstance(item, (str, Path)) else "upload"
+        raise DataError(f"Image {name} is too large to decode safely ({exc}".split(", could be")[0] + ").",
+                        "Downscale it first.") from None
     except (UnidentifiedImageError, OSError) as exc:
         name = item if isinstance(item, (str, Path)) else "upload"
         raise DataError(f"Cannot read image {name}: {type(exc).__name__}.",
@@ -245,7 +249,12 @@ class OnnxPredictor:
         available = ort.get_available_providers()
         chosen = list(providers) if providers else [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
                                                      if p in available]
-        session = ort.InferenceSession(str(onnx_path), providers=chosen)
+        try:
+            session = ort.InferenceSession(str(onnx_path), providers=chosen)
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
+            detail = str(exc).splitlines()[0].split(" : ")[-1][:200] if str(exc) else type(exc).__name__
+            raise RunError(f"{onnx_path} is not a usable ONNX model ({detail}).",
+                           "Export it again with `headstart export RUN --format onnx`.") from None
         return cls(session, spec, tokenizer_dir)
 
     def _encode(self, batch: Sequence[Any]) -> dict[str, np.ndarray]:

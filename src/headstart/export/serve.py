@@ -209,6 +209,8 @@ async def _read_texts(request: Request, limits: _Limits) -> list[str]:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise _reject(400, f"request body is not valid JSON ({error}); {_TEXT_HINT}") from None
+    except RecursionError:  # e.g. [[[[...]]]] thousands deep: nothing a text request needs
+        raise _reject(400, f"request body nests JSON too deeply; {_TEXT_HINT}") from None
     if not isinstance(payload, dict) or TEXT_FIELD not in payload:
         raise _reject(422, f"missing field '{TEXT_FIELD}': {_TEXT_HINT}")
     unknown = sorted(set(payload) - {TEXT_FIELD})
