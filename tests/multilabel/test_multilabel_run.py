@@ -100,6 +100,14 @@ def test_compare_shows_map_and_micro_f1(ml_run: TrainResult, capsys: pytest.Capt
     assert main(["compare", str(ml_run.run_dir), "--json"]) == 0
     row = json.loads(capsys.readouterr().out.strip().splitlines()[0])
     assert row["map"] is not None and row["micro_f1"] is not None
+    from rich.console import Console
+
+    from headstart.report.compare import format_compare
+
+    for width in (60, 200):  # one block per run, or the table
+        console = Console(width=width, record=True)
+        console.print(format_compare([row], width))
+        assert "mAP" in console.export_text() and "micro-F1" in console.export_text()
 
 
 def test_text_multilabel_feature_extraction_uses_the_cache(ml_data: MultiLabelData, tmp_path: Path) -> None:

@@ -156,7 +156,8 @@ def format_compare(rows: list[dict[str, Any]], width: int) -> Any:
     for row in rows:
         mark = " (best)" if len(rows) > 1 and row["val_accuracy"] == best_acc else ""
         blocks.append(Text(row["run"], style="bold"))
-        blocks.append(Padding(Text(f"{row['strategy']}, {row['backbone']}: val acc {row['val_accuracy']:.2%}{mark}, "
+        multi = f"mAP {row['map']:.3f}, micro-F1 {row['micro_f1']:.3f}, " if row.get("map") is not None else ""
+        blocks.append(Padding(Text(f"{row['strategy']}, {row['backbone']}: {multi}val acc {row['val_accuracy']:.2%}{mark}, "
                            f"macro-F1 {row['macro_f1']:.3f}, {row['wall_time_s']:.1f}s, "
                            f"{_count(row['trainable_params'])} / {_count(row['total_params'])} params trainable"), (0, 0, 0, 2)))
     return Group(*blocks)
