@@ -107,7 +107,8 @@ def test_compare_shows_map_and_micro_f1(ml_run: TrainResult, capsys: pytest.Capt
     for width in (60, 200):  # one block per run, or the table
         console = Console(width=width, record=True)
         console.print(format_compare([row], width))
-        assert "mAP" in console.export_text() and "micro-F1" in console.export_text()
+        text = console.export_text()
+        assert "mAP" in text and "micro-F1" in text
 
 
 def test_text_multilabel_feature_extraction_uses_the_cache(ml_data: MultiLabelData, tmp_path: Path) -> None:
