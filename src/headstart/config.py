@@ -107,6 +107,13 @@ class RunConfig:
     label_column: str = option("label", "Label column.", group="data")
     max_length: int | None = option(None, "Max tokens per text (default: the encoder's own, else 128).", at_least(1), group="data")
     image_size: int | None = option(None, "Input resolution in pixels (default: the weights' own).", at_least(16), group="data")
+    # task (see docs/multilabel.md)
+    task: str = option("single-label", "single-label (one class per item, softmax) | multi-label (a set of labels per "
+                       "item: sigmoid, BCE, per-label thresholds).", one_of("single-label", "multi-label"), group="data")
+    label_columns: str | None = option(None, "multi-label: comma-separated 0/1 columns, one per label (e.g. cat,dog); "
+                                       "default: the --label-column cell lists the labels ('cat;dog').", group="data")
+    label_separator: str = option(";", "multi-label: separator between the labels in one label cell.",
+                                  lambda v: None if v else "must not be empty (e.g. ';')", group="data")
     # model
     model: str = option("efficientnet_lite0", "Backbone: efficientnet_lite0, torchvision:NAME, timm:NAME, hf:ID_OR_FOLDER, minilm.", group="model")
     weights: str = option("imagenet", "imagenet (pretrained) | none | path/to/weights.(pth|pt|safetensors).", group="model")

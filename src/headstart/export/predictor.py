@@ -36,6 +36,7 @@ class Predictor:
         self.classes = run.classes
         self.modality = run.modality
         self.data_config = run.data_config
+        self.task, self.thresholds = run.task, run.thresholds
         if self.modality == "image":
             from ..data.transforms import build_transforms
 
@@ -91,16 +92,20 @@ class Predictor:
         encoded = self._encoded_batches(inputs, batch_size, workers)
         for _, x in track_items(encoded, len(inputs), "Predicting", unit,
                                 enabled=progress and len(inputs) > batch_size, size=lambda pair: pair[0]):
-            probs = self.model(x).float().softmax(1)
+            probs = self._probabilities(self.model(x))
             if tta and self.modality == "image":
-                probs = (probs + self.model(torch.flip(x, dims=[3])).float().softmax(1)) / 2
+                probs = (probs + self._probabilities(self.model(torch.flip(x, dims=[3])))) / 2
             yield probs.cpu().numpy()
 
     def predict_proba(self, inputs: Sequence[Any], batch_size: int = 32, tta: bool = False, progress: bool = False,
                       workers: int | None = None) -> np.ndarray:
-        """Class probabilities, shape ``[len(inputs), num_classes]``."""
+        """Class probabilities (multi-label: one independent probability per label), ``[len(inputs), num_classes]``."""
         out = list(self.iter_proba(inputs, batch_size, tta, progress, workers))
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), dtype=np.float32)
+
+    def _probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Softmax over classes, or for a multi-label run a sigmoid per label."""
+        return logits.float().sigmoid() if self.task == "multi-label" else logits.float().softmax(1)
 
     @torch.inference_mode()
     def predict_logits(self, inputs: Sequence[Any], batch_size: int = 32) -> np.ndarray:
@@ -108,7 +113,7 @@ class Predictor:
 
     def predict(self, inputs: Sequence[Any], top_k: int = 5, batch_size: int = 32, tta: bool = False, progress: bool = False) -> list[dict[str, Any]]:
         probs = self.predict_proba(inputs, batch_size=batch_size, tta=tta, progress=progress)
-        return format_predictions(probs, self.classes, top_k)
+        return format_predictions(probs, self.classes, top_k, task=self.task, thresholds=self.thresholds)
 
 
 def loader_workers() -> int:
