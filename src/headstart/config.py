@@ -133,6 +133,13 @@ class RunConfig:
     label_column: str = option("label", "Label column.", group="data")
     max_length: int | None = option(None, "Max tokens per text (default: the encoder's own, else 128).", at_least(1), group="data")
     image_size: int | None = option(None, "Input resolution in pixels (default: the weights' own).", at_least(16), group="data")
+    # task (see docs/multilabel.md)
+    task: str = option("single-label", "single-label (one class per item, softmax) | multi-label (a set of labels per "
+                       "item: sigmoid, BCE, per-label thresholds).", one_of("single-label", "multi-label"), group="data")
+    label_columns: str | None = option(None, "multi-label: comma-separated 0/1 columns, one per label (e.g. cat,dog); "
+                                       "default: the --label-column cell lists the labels ('cat;dog').", group="data")
+    label_separator: str = option(";", "multi-label: separator between the labels in one label cell.",
+                                  lambda v: None if v else "must not be empty (e.g. ';')", group="data")
     # model
     model: str = option("efficientnet_lite0", "Backbone: efficientnet_lite0, torchvision:NAME, timm:NAME, hf:ID_OR_FOLDER, minilm.", group="model")
     weights: str = option("imagenet", "imagenet (pretrained) | none | path/to/weights.(pth|pt|safetensors).", group="model")
@@ -168,6 +175,7 @@ class RunConfig:
     channels_last: bool | str = option("auto", "channels_last memory format (default: on for convnets).", one_of("auto", True, False), group="hardware")
     cache_features: bool | str = option("auto", "Cache backbone features in frozen phases (default: on).", one_of("auto", True, False), group="hardware")
     cache_augment: int = option(0, "Cache K augmented views per training image.", at_least(0), group="hardware")
+    gpu_decode: bool = option(False, "Decode and augment training JPEGs on the GPU (CUDA runs only; ignored on CPU).", group="hardware")
     compile: bool = option(False, "torch.compile the model.", group="hardware")
     limit_train_batches: int | float | None = option(None, "Train on this many batches (int) or this fraction (float) per epoch.", positive(), cli=False, group="hardware")
     # output

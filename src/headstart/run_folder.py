@@ -20,7 +20,7 @@ from .errors import HeadstartError, RunError
 RUN_ENTRIES = frozenset({
     "config.yaml", "model.json", "model.safetensors", "params.json", "metrics.json", "state.json",
     "val_predictions.json", "report.html", "plots", "checkpoints", "logs", "export", "backbone",
-    "feature_cache", "data.json", "thresholds.json",
+    "feature_cache", "data.json", "thresholds.json", "val_images",
 })
 
 

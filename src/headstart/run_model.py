@@ -35,6 +35,15 @@ class RunModel:
     def modality(self) -> str:
         return self.info.get("modality", "image")
 
+    @property
+    def task(self) -> str:
+        return self.info.get("task", "single-label")
+
+    @property
+    def thresholds(self) -> list[float] | None:
+        """Per-label decision thresholds of a multi-label run (chosen on validation data)."""
+        return self.info.get("thresholds")
+
 
 def model_info(model: TransferModel, strategy: str, data_config: DataConfig, lora: dict | None = None) -> dict[str, Any]:
     return {
@@ -46,6 +55,7 @@ def model_info(model: TransferModel, strategy: str, data_config: DataConfig, lor
         "head": model.head.describe(),
         "strategy": strategy,
         "lora": lora,
+        "task": getattr(model, "task", "single-label"),
     }
 
 
@@ -62,7 +72,7 @@ def build_model_from_info(info: dict[str, Any], run_dir: Path) -> TransferModel:
     head_info = info["head"]
     head = build_head(head_info["type"], head_info["in_features"], len(info["classes"]),
                       dropout=head_info.get("dropout", 0.0), hidden=head_info.get("hidden"))
-    model = TransferModel(backbone, head, info["classes"])
+    model = TransferModel(backbone, head, info["classes"], task=info.get("task", "single-label"))
     if info.get("lora"):
         from .backbones.lora import apply_lora
 

@@ -59,13 +59,23 @@ def build_data(config: RunConfig, backbone: Backbone, source: Any = None, val_so
     instead of the ``config.data``/``config.val_data`` paths.
     """
     data_config = backbone.data_config
-    memory_split = source.split(data_config.modality, val=val_source, val_fraction=config.val_fraction,
+    if source is not None and config.task == "multi-label":
+        raise ConfigError("Multi-label data cannot come from memory yet (task='multi-label').",
+                          "Pass a CSV path with label sets (see docs/multilabel.md).")
+    ready_split = source.split(data_config.modality, val=val_source, val_fraction=config.val_fraction,
                                 seed=config.seed) if source is not None else None
+    if config.task == "multi-label":
+        from .data.multilabel import load_multilabel_dataset
+
+        ready_split = load_multilabel_dataset(
+            config.data, modality=data_config.modality, val_path=config.val_data, val_fraction=config.val_fraction,
+            seed=config.seed, text_column=config.text_column, label_column=config.label_column,
+            label_columns=config.label_columns, separator=config.label_separator, strict=config.strict)
     if data_config.modality == "text":
         from .data.text import load_text_dataset
         from .data.text_datamodule import TextDataModule
 
-        split = memory_split if memory_split is not None else load_text_dataset(
+        split = ready_split if ready_split is not None else load_text_dataset(
             config.data, val_path=config.val_data, text_column=config.text_column,
             label_column=config.label_column, val_fraction=config.val_fraction, seed=config.seed)
         max_length = config.max_length or data_config.max_length or 128
@@ -77,9 +87,10 @@ def build_data(config: RunConfig, backbone: Backbone, source: Any = None, val_so
 
     if config.image_size:
         data_config = data_config.with_image_size(config.image_size)
-    split = memory_split if memory_split is not None else load_image_dataset(
+    split = ready_split if ready_split is not None else load_image_dataset(
         config.data, val_path=config.val_data, val_fraction=config.val_fraction, seed=config.seed, strict=config.strict)
-    dm = ImageDataModule(split, data_config, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed)
+    dm = ImageDataModule(split, data_config, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed,
+                         gpu_decode=config.gpu_decode)
     return dm, split, data_config
 
 
@@ -115,7 +126,7 @@ def build_model(config: RunConfig, console: Console | None = None, source: Any =
         console.print(backbone.load_report.summary())
     dm, split, data_config = build_data(config, backbone, source, val_source)
     head = build_head(config.head, backbone.num_features, len(split.classes), dropout=config.head_dropout, hidden=config.head_hidden)
-    model = TransferModel(backbone, head, list(split.classes))
+    model = TransferModel(backbone, head, list(split.classes), task=config.task)
     lora_info = None
     if config.strategy == "lora":
         from .backbones.lora import apply_lora
@@ -219,6 +230,9 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
             return TrainResult(resume_dir, finished, None)
     if not config.data:
         raise ConfigError("No training data given.", "Pass DATA (an image folder or a CSV) to `headstart train`.")
+    if config.task == "multi-label" and config.class_weights:
+        raise ConfigError("class_weights is for single-label runs; multi-label training uses per-label thresholds "
+                          "instead.", "Drop --class-weights.")
     t0 = time.perf_counter()
     # Seed before anything random is built (random-init backbone, new head): same config, same run.
     torch.manual_seed(config.seed)
@@ -314,16 +328,26 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
         return TrainResult(run_dir, {}, model)
     write_safetensors(run_dir / "model.safetensors", model.state_dict())
     logits, labels = final_logits(model, dm, phase_data)
-    metrics = classification_metrics(logits, labels, classes)
+    inputs = val_inputs(split.val, run_dir)  # in-memory images are written to RUN/val_images/
+    if config.task == "multi-label":
+        from .engine.multilabel_metrics import multilabel_results
+
+        saved = read_json(run_dir / "model.json")  # the thresholds travel with the model
+        metrics, items, saved["thresholds"] = multilabel_results(logits, labels, classes, inputs)
+        write_json(run_dir / "model.json", saved)
+    else:
+        metrics = classification_metrics(logits, labels, classes)
+        items = prediction_items(logits, labels, inputs)
     metrics["epochs"] = history
     metrics["wall_time_s"] = round(time.perf_counter() - t0, 2)
     metrics["train_size"], metrics["val_size"] = len(split.train), len(split.val)
     write_json(run_dir / "metrics.json", metrics)
-    inputs = val_inputs(split.val, run_dir)  # in-memory images are written to RUN/val_images/
-    write_json(run_dir / "val_predictions.json", {"classes": classes, "items": prediction_items(logits, labels, inputs)})
+    write_json(run_dir / "val_predictions.json", {"classes": classes, "items": items})
     _write_report(run_dir, console)
     console.print(summary_table(history))
-    console.print(f"\nval_accuracy={metrics['val_accuracy']:.4f}  macro_f1={metrics['macro_f1']:.4f}  "
+    headline = (f"mAP={metrics['val_map']:.4f}  micro_f1={metrics['micro_f1']:.4f}  exact_match" if "val_map" in metrics
+                else "val_accuracy")
+    console.print(f"\n{headline}={metrics['val_accuracy']:.4f}  macro_f1={metrics['macro_f1']:.4f}  "
                   f"val_loss={metrics['val_loss']:.4f}  time={metrics['wall_time_s']:.1f}s")
     console.print(f"Run folder: {run_dir}")
     return TrainResult(run_dir, metrics, model)

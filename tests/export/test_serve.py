@@ -409,7 +409,10 @@ def test_cli_serve_passes_flags_and_checks_the_run_folder(monkeypatch, tmp_path)
     result = runner.invoke(app, ["serve", str(tmp_path), "--port", "9001", "--max-upload-mb", "2"])
     assert result.exit_code == 0, result.output
     assert calls == [(tmp_path, {"host": "127.0.0.1", "port": 9001, "max_upload_bytes": 2 * 2**20,
-                                 "top_k": 5, "device": None})]
+                                 "top_k": 5, "device": None, "max_batch": 16})]
+    result = runner.invoke(app, ["serve", str(tmp_path), "--max-batch", "1"])
+    assert result.exit_code == 0 and calls[-1][1]["max_batch"] == 1
+    assert runner.invoke(app, ["serve", str(tmp_path), "--max-batch", "0"]).exit_code == 2
 
     result = runner.invoke(app, ["serve", str(tmp_path / "missing")])
     assert result.exit_code != 0 and "does not exist" in str(result.exception)

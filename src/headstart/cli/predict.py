@@ -5,30 +5,12 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
 import typer
 
 from .app import app
-
-
-def expand_image_paths(paths: list[str]) -> list[str]:
-    from ..data.images import is_image_file
-    from ..errors import DataError
-
-    out: list[str] = []
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            found = sorted(str(f) for f in path.rglob("*") if f.is_file() and is_image_file(f))
-            if not found:
-                raise DataError(f"Folder {p} contains no images.", "Pass image files or folders with .jpg/.png images.")
-            out.extend(found)
-        elif path.is_file():
-            out.append(str(path))
-        else:
-            raise DataError(f"{p} does not exist.", "Pass existing image files or folders.")
-    return out
 
 
 TEXT_FILE_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
@@ -80,9 +62,6 @@ def predict(
 ) -> None:
     if csv_path is not None:
         _check_csv_target(csv_path)
-    from rich.console import Console
-    from rich.table import Table
-
     if onnx is not None:
         from ..export.onnx_predictor import OnnxPredictor
 
@@ -91,26 +70,64 @@ def predict(
         from ..export.predictor import Predictor
 
         predictor = Predictor.from_run(run)
-    items = expand_image_paths(inputs) if predictor.modality == "image" else expand_texts(inputs, literal)
-    results = predictor.predict(items, top_k=top_k, batch_size=batch_size, tta=tta, progress=not as_json)
-    if csv_path is not None:
-        with open(csv_path, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["input", "label", "probability", "top_k"])
-            for item, res in zip(items, results):
-                writer.writerow([item, res["label"], res["probability"], json.dumps(res["top_k"])])
-    if as_json:
-        for item, res in zip(items, results):
-            sys.stdout.write(json.dumps({"input": item, **res}) + "\n")
-        return
-    table = Table()
-    table.add_column("input", overflow="fold")
-    for i in range(min(top_k, len(predictor.classes))):
-        table.add_column(f"#{i + 1}")
-    for item, res in zip(items, results):
-        shown = item if len(item) <= 80 else item[:77] + "..."
-        table.add_row(shown, *[f"{t['label']} {t['probability']:.3f}" for t in res["top_k"]])
+    if predictor.modality == "image":
+        from ..data.image_files import expand_image_paths  # torch-free: --onnx never imports torch
+
+        items = expand_image_paths(inputs)
+    else:
+        items = expand_texts(inputs, literal)
+    # Results are written batch by batch as they come: a folder of 10k images never sits in memory.
+    probs = predictor.iter_proba(items, batch_size=batch_size, tta=tta, progress=not as_json)
+    batches = _labelled(items, probs, predictor, top_k)
+    multi = getattr(predictor, "task", "single-label") == "multi-label"  # results carry a label set too
+    with _csv_writer(csv_path, multi) as write_csv:
+        if as_json:
+            for item, res in batches:
+                write_csv(item, res)
+                sys.stdout.write(json.dumps({"input": item, **res}) + "\n")
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table()
+        table.add_column("input", overflow="fold")
+        if multi:
+            table.add_column("labels (above threshold)", overflow="fold")
+        for i in range(min(top_k, len(predictor.classes))):
+            table.add_column(f"#{i + 1}")
+        for item, res in batches:
+            write_csv(item, res)
+            shown = item if len(item) <= 80 else item[:77] + "..."
+            chosen = [", ".join(f"{s['label']} {s['probability']:.3f}" for s in res["labels"]) or "(none)"] if multi else []
+            table.add_row(shown, *chosen, *[f"{t['label']} {t['probability']:.3f}" for t in res["top_k"]])
     Console().print(table)
+
+
+def _labelled(items: list[str], probs: Iterator, predictor: Any, top_k: int) -> Iterator[tuple[str, dict]]:
+    """``(input, prediction)`` pairs in input order from a stream of per-batch probabilities."""
+    from ..export.onnx_predictor import format_predictions
+
+    task, thresholds = getattr(predictor, "task", "single-label"), getattr(predictor, "thresholds", None)
+    start = 0
+    for batch in probs:
+        for item, res in zip(items[start:start + len(batch)],
+                             format_predictions(batch, predictor.classes, top_k, task=task, thresholds=thresholds)):
+            yield item, res
+        start += len(batch)
+
+
+@contextmanager
+def _csv_writer(csv_path: Optional[Path], multi: bool = False) -> Iterator:
+    """A ``write(input, prediction)`` function appending CSV rows (a no-op without ``--csv``);
+    multi-label runs add a ``labels`` column (the label set above the thresholds, ``;``-separated)."""
+    if csv_path is None:
+        yield lambda item, res: None
+        return
+    with open(csv_path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["input", "label", "probability", "top_k"] + (["labels"] if multi else []))
+        yield lambda item, res: writer.writerow([item, res["label"], res["probability"], json.dumps(res["top_k"])]
+                                                + ([";".join(s["label"] for s in res["labels"])] if multi else []))
 
 
 def _check_csv_target(csv_path: Path) -> None:

@@ -11,6 +11,7 @@ import typer
 
 from headstart.cli.app import app
 from headstart.errors import RunError
+from headstart.export.batching import DEFAULT_MAX_BATCH
 
 _HELP = """Serve a trained run as an HTTP prediction service (FastAPI + uvicorn).
 
@@ -41,6 +42,9 @@ def serve_command(
                               help="Best labels returned per input unless ?top_k= asks otherwise."),
     device: str | None = typer.Option(None, "--device",
                                       help="Torch device, e.g. cpu or cuda:0 (default: best available)."),
+    max_batch: int = typer.Option(DEFAULT_MAX_BATCH, "--max-batch", min=1,
+                                  help="Inputs of concurrent requests run in one forward pass (gathered for up "
+                                       "to 5 ms); 1 turns micro-batching off."),
 ) -> None:
     """Load RUN's predictor and serve it until Ctrl+C."""
     if not run.is_dir():
@@ -51,7 +55,8 @@ def serve_command(
     from headstart.export.serve import serve
 
     typer.echo(f"Serving {run} on http://{host}:{port} (docs at http://{host}:{port}/docs); Ctrl+C stops.")
-    serve(run, host=host, port=port, max_upload_bytes=int(max_upload_mb * 2**20), top_k=top_k, device=device)
+    serve(run, host=host, port=port, max_upload_bytes=int(max_upload_mb * 2**20), top_k=top_k, device=device,
+          max_batch=max_batch)
 
 
 def _check_device(device: str) -> None:

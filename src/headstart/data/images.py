@@ -27,10 +27,10 @@ from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
 from ..errors import DataError
+from .image_files import IMAGE_EXTENSIONS, is_image_file
 from .inputs import image_tensor  # items held in memory (headstart.data.sources)
 from .splits import ImageSplit, check_val_fraction, stratified_split
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 TRAIN_FOLDER_NAMES = ("train", "training")
 VAL_FOLDER_NAMES = ("val", "valid", "validation")
 PATH_COLUMNS = ("path", "image", "file", "filename", "filepath", "image_path")
@@ -42,11 +42,6 @@ _CHECK_THREADS = 8
 _SHOW_SKIPPED = 3
 
 Rows = list[tuple[str, str]]  # (absolute image path, class name)
-
-
-def is_image_file(path: str | os.PathLike) -> bool:
-    """True if the file name has a supported image extension (case-insensitive)."""
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
 def load_image_dataset(
