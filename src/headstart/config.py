@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,10 @@ class RunConfig:
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.05
+    head_fit: str = field(default="converge", metadata={"help": (
+        "How a head-only phase on cached features trains: converge (default; linear head: L-BFGS with L2 "
+        "chosen by 5-fold CV on the training features, mlp head: AdamW early-stopped on 15% of train; "
+        "--epochs/--head-epochs do not apply to it) | epochs (minibatch AdamW for the given epochs).")})
     # optimisation
     batch_size: int = 32
     weight_decay: float = 0.01

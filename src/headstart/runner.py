@@ -77,6 +77,19 @@ def strategy_options(config: RunConfig, lr: float) -> StrategyOptions:
                            lr_spread=config.lr_spread, warmup_fraction=config.warmup_fraction, gradual=config.gradual)
 
 
+def converge_head_phases(plan: list[Phase], config: RunConfig) -> list[Phase]:
+    """Mark head-only phases to be solved to convergence when they will run on cached features."""
+    from dataclasses import replace
+
+    from .engine.feature_cache import check_cache_options
+
+    if config.head_fit not in ("converge", "epochs"):
+        raise ConfigError(f"head_fit={config.head_fit!r}: use converge or epochs.")
+    if config.head_fit != "converge" or not check_cache_options(config.cache_features, config.cache_augment):
+        return plan
+    return [replace(p, converge=True) if p.backbone_frozen else p for p in plan]
+
+
 def class_weight_tensor(counts: list[int]) -> torch.Tensor:
     """Inverse-frequency weights normalised to mean 1 (balanced loss for imbalanced data)."""
     c = torch.tensor(counts, dtype=torch.float32).clamp(min=1)
@@ -171,7 +184,7 @@ def train_run(
         console.print(f"LR finder suggests lr={lr:.2e}")
     if isinstance(lr, str):
         raise ConfigError(f"lr must be a number or 'auto', got {lr!r}.")
-    plan = plan_for(config.strategy, strategy_options(config, float(lr)), len(model.layer_groups()))
+    plan = converge_head_phases(plan_for(config.strategy, strategy_options(config, float(lr)), len(model.layer_groups())), config)
     resolved = config.to_dict()
     resolved["lr"] = float(lr)
     resolved["name"] = None  # `train --config runs/x/config.yaml` makes a new run instead of clashing with x
@@ -198,7 +211,8 @@ def train_run(
         phase_reports = list(read_json(run_dir / "params.json").get("phases", []))
 
     def on_phase_start(index: int, phase: Phase, report) -> None:
-        console.print(f"\nPhase {index + 1}/{len(plan)}: {phase.name} ({phase.epochs} epochs)")
+        length = "solved to convergence on cached features" if phase.converge else f"{phase.epochs} epochs"
+        console.print(f"\nPhase {index + 1}/{len(plan)}: {phase.name} ({length})")
         console.print(report.to_rich())
         del phase_reports[index:]
         phase_reports.append(report.to_dict())

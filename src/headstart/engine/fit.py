@@ -71,6 +71,14 @@ def phase_report(model: TransferModel, phase: Phase, weight_decay: float) -> Par
     return parameter_report(model, groups, phase=phase.name)
 
 
+def converged_head_module(options: EngineOptions) -> tuple[type, dict[str, Any]]:
+    from .converged_head import ConvergedHeadModule
+    from .linear_probe import ProbeOptions
+
+    probe = ProbeOptions(seed=options.seed, label_smoothing=options.label_smoothing, weight_decay=options.weight_decay)
+    return ConvergedHeadModule, {"probe_options": probe}
+
+
 def _loggers(run_dir: Path, phase_name: str, index: int) -> list[Any]:
     """CSV logs always; TensorBoard too when it is installed (``tensorboard --logdir RUN/logs``)."""
     loggers: list[Any] = [CSVLogger(str(run_dir / "logs"), name=phase_name, version=f"phase{index}")]
@@ -163,10 +171,12 @@ def fit_plan(
         if on_phase_start:
             on_phase_start(index, phase, report)
         data, features_input = (datamodule, False) if phase_data is None else phase_data(index, phase, model)
-        module = ClassifierModule(
+        converged = features_input and phase.converge  # the head is solved, not stepped (converged_head.py)
+        module_type, extra = (ClassifierModule, {}) if not converged else converged_head_module(options)
+        module = module_type(
             model, phase, num_classes=num_classes, weight_decay=options.weight_decay,
             label_smoothing=options.label_smoothing, class_weights=options.class_weights,
-            features_input=features_input, channels_last=channels_last and not features_input)
+            features_input=features_input, channels_last=channels_last and not features_input, **extra)
         if options.compile:
             module.forward = torch.compile(module.forward)  # type: ignore[method-assign]  # state_dict keys unchanged
         phase_dir = ckpt_root / f"phase{index}"
@@ -178,7 +188,7 @@ def fit_plan(
         if options.early_stopping_patience:
             callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=options.early_stopping_patience))
         trainer = L.Trainer(
-            max_epochs=phase.epochs, accelerator=accelerator, devices=options.devices, strategy=strategy,
+            max_epochs=1 if converged else phase.epochs, accelerator=accelerator, devices=options.devices, strategy=strategy,
             num_nodes=options.num_nodes, precision=precision, callbacks=callbacks,
             logger=_loggers(run_dir, phase.name, index),
             plugins=[AtomicCheckpointIO()], enable_progress_bar=options.progress_bar,

@@ -30,7 +30,8 @@ class EpochHistory(L.Callback):
             value = m.get(key)
             return float(value) if value is not None else None
 
-        lr = trainer.optimizers[0].param_groups[-1]["lr"] if trainer.optimizers else None
+        groups = trainer.optimizers[0].param_groups if trainer.optimizers else []  # none: a solved head phase
+        lr = groups[-1]["lr"] if groups else None
         entry = {
             "epoch": len(self.history),
             "phase": self.phase_name,
@@ -42,6 +43,7 @@ class EpochHistory(L.Callback):
             "lr": lr,
             "seconds": round(time.perf_counter() - self._start, 3),
         }
+        entry.update(getattr(pl_module, "history_extras", None) or {})  # e.g. a converged head's solver result
         if trainer.is_global_zero:
             self.history.append(entry)
             if self.on_epoch:
