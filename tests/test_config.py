@@ -69,7 +69,7 @@ def test_unknown_key_without_a_close_match_lists_the_valid_ones() -> None:
         ("gradual", 1, r"'gradual' must be bool, got 1"),
         ("layer_decay", "steep", r"'layer_decay' must be float or null, got 'steep'"),
         ("model", 18, r"'model' must be str, got 18"),
-        ("lr", "fast", r"'lr' must be a number or 'auto', got 'fast'"),
+        ("lr", "fast", r"lr \(--lr\) must be a finite number > 0 or 'auto', got 'fast'"),
         ("lr", [1e-3], r"'lr' must be float or str"),
     ],
 )

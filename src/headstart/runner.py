@@ -83,8 +83,6 @@ def converge_head_phases(plan: list[Phase], config: RunConfig) -> list[Phase]:
 
     from .engine.feature_cache import check_cache_options
 
-    if config.head_fit not in ("converge", "epochs"):
-        raise ConfigError(f"head_fit={config.head_fit!r}: use converge or epochs.")
     if config.head_fit != "converge" or not check_cache_options(config.cache_features, config.cache_augment):
         return plan
     return [replace(p, converge=True) if p.backbone_frozen else p for p in plan]

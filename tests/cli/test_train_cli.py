@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import CLASSES, TINY, CliResult, TrainedRun
+from .conftest import CLASSES, TINY, CliResult, TrainedRun, run_cli
 
 RUN_FILES = ("config.yaml", "model.safetensors", "model.json", "params.json", "metrics.json", "val_predictions.json")
 TOTALS_LINE = re.compile(r"Trainable: ([\d,]+) / Total: ([\d,]+)")
@@ -139,3 +139,27 @@ def test_corrupt_image_is_skipped_with_a_count(cli, image_data: Path, tmp_path: 
     assert re.search(r"skipped 1 unreadable image", result.out), result.out[:2000]
     assert "broken.png" in result.out
     assert "Data: 24 train / 9 val" in result.out  # 25 files, the broken one left out
+
+
+def test_every_config_option_is_a_train_flag_with_its_default(monkeypatch) -> None:
+    """The train flags are generated from RunConfig: a new field is a new flag, help and default included."""
+    from headstart.config import flag_name, option_help
+
+    monkeypatch.setenv("COLUMNS", "200")  # rich wraps (and may truncate) option names in narrow terminals
+
+    result = run_cli(["train", "--help"])
+    text = " ".join(result.out.replace("│", " ").split())
+    for name, spec in option_help().items():
+        if name == "data" or not spec["cli"]:
+            continue
+        assert flag_name(name) in text, name
+    assert "Epochs of the main phase" in text and "(default: 5)" in text and "(default: 32)" in text
+
+
+def test_out_of_range_flags_fail_before_anything_is_written(tmp_path) -> None:
+    for flags, fragment in ((["--label-smoothing", "2"], "--label-smoothing"), (["--weight-decay", "-1"], "--weight-decay"),
+                            (["--early-stopping", "0"], "--early-stopping"), (["--lr", "inf"], "--lr"),
+                            (["--num-nodes", "0"], "--num-nodes"), (["--head-hidden", "0"], "--head-hidden")):
+        result = run_cli(["train", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path / "runs"), *flags])
+        assert result.code == 2 and fragment in result.err and "Traceback" not in result.err, (flags, result.err)
+    assert not (tmp_path / "runs").exists()
