@@ -68,11 +68,15 @@ def build_data(config: RunConfig, backbone: Backbone):
     split = load_image_dataset(config.data, val_path=config.val_data, val_fraction=config.val_fraction,
                                seed=config.seed, strict=config.strict)
     dm = ImageDataModule(split, data_config, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed)
+    if config.augment != "light":  # the datamodule's own training transform is "light"
+        from .data.augment import train_transform
+
+        dm.train_dataset.transform = train_transform(data_config, config.augment)
     return dm, split, data_config
 
 
-def strategy_options(config: RunConfig, lr: float) -> StrategyOptions:
-    return StrategyOptions(epochs=config.epochs, lr=lr, head_epochs=config.head_epochs,
+def strategy_options(config: RunConfig, lr: float, epochs: int | None = None) -> StrategyOptions:
+    return StrategyOptions(epochs=epochs or config.epochs, lr=lr, head_epochs=config.head_epochs,
                            finetune_lr_factor=config.finetune_lr_factor, layer_decay=config.layer_decay,
                            lr_spread=config.lr_spread, warmup_fraction=config.warmup_fraction, gradual=config.gradual)
 
@@ -86,6 +90,38 @@ def converge_head_phases(plan: list[Phase], config: RunConfig) -> list[Phase]:
     if config.head_fit != "converge" or not check_cache_options(config.cache_features, config.cache_augment):
         return plan
     return [replace(p, converge=True) if p.backbone_frozen else p for p in plan]
+
+
+def check_augment(config: RunConfig, modality: str, dm: Any, custom: Callable | None) -> dict[str, Any]:
+    """Validate the augmentation options for ``modality``, install a custom transform; what to record."""
+    from .data.augment import describe_augment
+
+    if modality == "text" and (config.mixup or config.cutmix or custom is not None):
+        raise ConfigError("mixup, cutmix and custom transforms are for images; this run's data is text.",
+                          "Drop --mixup/--cutmix (and train_transform) for text data.")
+    if custom is not None:
+        if not callable(custom):
+            raise ConfigError(f"train_transform={custom!r} is not callable.", "Pass a function or a torchvision transform.")
+        dm.train_dataset.transform = custom
+    return describe_augment(config.augment if modality == "image" else "none", custom, config.mixup, config.cutmix)
+
+
+def finetune_verdict(plan: list[Phase], run_dir: Path) -> dict[str, Any] | None:
+    """Did fine-tuning beat the head? From the best-epoch record; None when the plan has no head phase first."""
+    if len(plan) < 2 or not plan[0].backbone_frozen or not (run_dir / "state.json").is_file():
+        return None
+    state = read_json(run_dir / "state.json")
+    best, history = state.get("best") or {}, state.get("history", [])
+    head = [e["val_loss"] for e in history if e["phase"] == plan[0].name and e.get("val_loss") is not None]
+    tuned = [e["val_loss"] for e in history if e["phase"] != plan[0].name and e.get("val_loss") is not None]
+    if not head or not tuned:
+        return None
+    won = best.get("phase") != plan[0].name
+    message = (f"Fine-tuning beat the head: best val_loss {min(tuned):.4f} against {min(head):.4f} for the head alone."
+               if won else
+               f"Fine-tuning did not beat the head (best val_loss {min(tuned):.4f} against {min(head):.4f}): "
+               "the final model is the head-phase model.")
+    return {"finetune_won": won, "head_val_loss": min(head), "finetune_val_loss": min(tuned), "message": message}
 
 
 def class_weight_tensor(counts: list[int]) -> torch.Tensor:
@@ -153,8 +189,13 @@ def train_run(
     resume_dir: str | Path | None = None,
     console: Console | None = None,
     phase_data: Callable | None = None,
+    train_transform: Callable | None = None,
 ) -> TrainResult:
-    """Train according to ``config``; with ``resume_dir`` continue that run from its config.yaml."""
+    """Train according to ``config``; with ``resume_dir`` continue that run from its config.yaml.
+
+    ``train_transform``: your own training transform for images (decoded ``uint8 [3, H, W]`` tensor ->
+    model input), used instead of ``config.augment``; its repr is recorded in model.json.
+    """
     console = console or Console()
     if resume_dir is not None:
         resume_dir = Path(resume_dir)
@@ -171,6 +212,7 @@ def train_run(
     backbone, dm, split, data_config, model, lora_info = (
         built.backbone, built.datamodule, built.split, built.data_config, built.model, built.lora)
     classes = list(split.classes)
+    augment = check_augment(config, data_config.modality, dm, train_transform)
     run_dir = prepare_run_dir(config, resume=resume_dir is not None)  # before the LR finder: fail fast on a clash
     lr = config.lr
     lr_finding = None
@@ -182,7 +224,23 @@ def train_run(
         console.print(f"LR finder suggests lr={lr:.2e}")
     if isinstance(lr, str):
         raise ConfigError(f"lr must be a number or 'auto', got {lr!r}.")
-    plan = converge_head_phases(plan_for(config.strategy, strategy_options(config, float(lr)), len(model.layer_groups())), config)
+    if phase_data is None:
+        phase_data = cached_phase_data(config, dm, run_dir)
+    strategy, epochs, decision = config.strategy, config.epochs, None
+    if strategy == "auto":
+        from .strategies.auto import AutoDecision, choose_strategy
+
+        recorded = read_json(run_dir / "model.json").get("auto") if (run_dir / "model.json").is_file() else None
+        decision = (AutoDecision.from_dict(recorded) if resume_dir is not None and recorded
+                    else choose_strategy(config, model, dm, phase_data, t0))
+        strategy, epochs = decision.strategy, decision.epochs
+        console.print(f"[bold]auto[/] chose {decision.reasons}")
+        if strategy == "lora":
+            from .backbones.lora import apply_lora
+
+            lora_info = {"r": config.lora_r, "alpha": config.lora_alpha, "dropout": config.lora_dropout}
+            apply_lora(model, **lora_info)
+    plan = converge_head_phases(plan_for(strategy, strategy_options(config, float(lr), epochs), len(model.layer_groups())), config)
     resolved = config.to_dict()
     resolved["lr"] = float(lr)
     resolved["name"] = None  # `train --config runs/x/config.yaml` makes a new run instead of clashing with x
@@ -192,7 +250,10 @@ def train_run(
     write_yaml(run_dir / "config.yaml", resolved)
     if lr_finding is not None:
         console.print(f"LR finder plot: {lr_finding.save(run_dir / 'plots')['plot']}")
-    info = model_info(model, config.strategy, data_config, lora_info)
+    info = model_info(model, strategy, data_config, lora_info)
+    info["augment"] = augment
+    if decision is not None:
+        info["auto"] = decision.to_dict()
     write_json(run_dir / "model.json", info)
     if data_config.modality == "text" and hasattr(backbone, "save_assets"):
         backbone.save_assets(run_dir / BACKBONE_ASSETS)
@@ -233,9 +294,8 @@ def train_run(
         class_weights=class_weight_tensor(counts) if counts else None,
         early_stopping_patience=config.early_stopping, channels_last=config.channels_last,
         limit_train_batches=config.limit_train_batches, compile=config.compile,
+        mixup=config.mixup, cutmix=config.cutmix,
     )
-    if phase_data is None:
-        phase_data = cached_phase_data(config, dm, run_dir)
     os.environ[RUN_NAME_ENV] = run_dir.name  # for DDP workers that Lightning starts by re-running this command
     try:
         history = fit_plan(model, dm, plan, run_dir, options, resume=resume_dir is not None,
@@ -253,11 +313,20 @@ def train_run(
     metrics["epochs"] = history
     metrics["wall_time_s"] = round(time.perf_counter() - t0, 2)
     metrics["train_size"], metrics["val_size"] = len(split.train), len(split.val)
+    if decision is not None:
+        metrics["auto"] = decision.to_dict()
+    verdict = finetune_verdict(plan, run_dir)
+    if verdict:
+        metrics["finetune_verdict"] = verdict
     write_json(run_dir / "metrics.json", metrics)
     inputs = [x for x, _ in split.val]
     write_json(run_dir / "val_predictions.json", {"classes": classes, "items": prediction_items(logits, labels, inputs)})
     _write_report(run_dir, console)
     console.print(summary_table(history))
+    if decision is not None:
+        console.print(f"auto chose {decision.reasons}")
+    if verdict and not verdict["finetune_won"]:
+        console.print(f"[yellow]{verdict['message']}[/]")
     console.print(f"\nval_accuracy={metrics['val_accuracy']:.4f}  macro_f1={metrics['macro_f1']:.4f}  "
                   f"val_loss={metrics['val_loss']:.4f}  time={metrics['wall_time_s']:.1f}s")
     console.print(f"Run folder: {run_dir}")

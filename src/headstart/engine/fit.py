@@ -45,6 +45,8 @@ class EngineOptions:
     limit_train_batches: int | float | None = None
     strategy: str = "auto"  # Lightning strategy; auto = ddp / ddp_fork when several processes (runtime.resolve_strategy)
     compile: bool = False
+    mixup: float = 0.0  # Beta alphas for timm's Mixup in phases that see images (data/augment.py)
+    cutmix: float = 0.0
     extra_callbacks: list[Any] = field(default_factory=list)
 
 
@@ -173,6 +175,10 @@ def fit_plan(
         data, features_input = (datamodule, False) if phase_data is None else phase_data(index, phase, model)
         converged = features_input and phase.converge  # the head is solved, not stepped (converged_head.py)
         module_type, extra = (ClassifierModule, {}) if not converged else converged_head_module(options)
+        if (options.mixup or options.cutmix) and not features_input:
+            from ..data.augment import BatchMixer
+
+            extra["mixer"] = BatchMixer(num_classes, options.mixup, options.cutmix, options.label_smoothing)
         module = module_type(
             model, phase, num_classes=num_classes, weight_decay=options.weight_decay,
             label_smoothing=options.label_smoothing, class_weights=options.class_weights,

@@ -43,6 +43,7 @@ class ClassifierModule(L.LightningModule):
         class_weights: torch.Tensor | None = None,
         features_input: bool = False,
         channels_last: bool = False,
+        mixer: Any = None,
     ):
         super().__init__()
         self.model = model
@@ -53,6 +54,7 @@ class ClassifierModule(L.LightningModule):
         self.channels_last = channels_last
         self.register_buffer("class_weights", class_weights if class_weights is not None else torch.ones(num_classes), persistent=False)
         self.use_class_weights = class_weights is not None
+        self.mixer = mixer  # data.augment.BatchMixer: mixup/cutmix with soft targets (image phases only)
         self.train_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
 
@@ -70,8 +72,16 @@ class ClassifierModule(L.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y = batch
-        logits = self(x)
-        loss = self._loss(logits, y)
+        if self.mixer is not None and not self.features_input:
+            from timm.loss import SoftTargetCrossEntropy
+
+            x, soft = self.mixer(x, y)
+            y = y[: soft.shape[0]]  # accuracy against each mixed image's first label
+            logits = self(x)
+            loss = SoftTargetCrossEntropy()(logits.float(), soft)
+        else:
+            logits = self(x)
+            loss = self._loss(logits, y)
         self.train_acc(logits.detach(), y)
         bs = y.shape[0]
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
