@@ -17,7 +17,7 @@ Results are appended to ``OUT/quality.jsonl`` as each row finishes (a re-run ski
 there), then printed as a Markdown table.
 
     PYTHONPATH=src python bench/quality.py [--sets hymenoptera,trashnet,sst2,sms_spam] [--epochs 2]
-        [--image-size 160] [--max-length 64] [--rows ...]
+        [--image-size 128] [--max-length 64] [--rows ...]
 """
 from __future__ import annotations
 
@@ -162,9 +162,8 @@ def fastai_row(s, args) -> dict:
 
 
 def rows_for(s, wanted: list[str]) -> list[str]:
-    rows = ["sklearn probe", "feature-extraction", "auto", "two-phase", "fine-tune", "seed recipe"]
-    rows += ["fastai"] if s.modality == "image" else ["lora"]
-    return [r for r in rows if r in wanted]
+    excluded = "lora" if s.modality == "image" else "fastai"
+    return [r for r in wanted if r != excluded]
 
 
 def done_rows() -> dict[tuple[str, str], dict]:
@@ -180,33 +179,35 @@ def done_rows() -> dict[tuple[str, str], dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="hymenoptera,trashnet,sst2,sms_spam")
-    parser.add_argument("--rows", default="sklearn probe,feature-extraction,auto,two-phase,fine-tune,seed recipe,fastai,lora")
-    parser.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs (every method that fine-tunes)")
-    parser.add_argument("--image-size", type=int, default=160)
+    parser.add_argument("--rows", default="sklearn probe,feature-extraction,auto,seed recipe,fastai,two-phase,lora,fine-tune")
+    parser.add_argument("--epochs", type=int, default=1, help="fine-tuning epochs (every method that fine-tunes)")
+    parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--max-length", type=int, default=64)
     args = parser.parse_args()
     c.quiet()
     tempfile.tempdir = str(OUT)
     print(c.machine_line(), flush=True)
     runners = {"sklearn probe": sklearn_row, "seed recipe": seed_recipe_row, "fastai": fastai_row}
-    for s in bench_sets():
-        if s.name not in args.sets.split(","):
-            continue
-        for row in rows_for(s, args.rows.split(",")):
-            if (s.name, row) in done_rows():
-                continue
-            load_before = c.os.getloadavg()[0]
-            try:
-                result = runners[row](s, args) if row in runners else headstart_row(s, args, row)
-            except Exception as exc:  # a failing tool is a result too
-                result = {"accuracy": None, "macro_f1": None, "seconds": None, "note": f"failed: {type(exc).__name__}: {exc}"[:200]}
-            result.update({"set": s.name, "row": row, "load": round((load_before + c.os.getloadavg()[0]) / 2, 1),
-                           "epochs": args.epochs, "image_size": args.image_size if s.modality == "image" else None,
-                           "max_length": args.max_length if s.modality == "text" else None})
-            with RESULTS.open("a") as f:
-                f.write(json.dumps(result) + "\n")
-            print(json.dumps(result), flush=True)
+    sets = [s for s in bench_sets() if s.name in args.sets.split(",")]
+    order = args.rows.split(",")
+    for row, s in [(row, s) for row in order for s in sets if row in rows_for(s, order)]:  # cheap rows first, every set
+        if (s.name, row) not in done_rows():
+            run_row(s, row, args, runners)
     print_table()
+
+
+def run_row(s, row: str, args, runners: dict) -> None:
+    load_before = c.os.getloadavg()[0]
+    try:
+        result = runners[row](s, args) if row in runners else headstart_row(s, args, row)
+    except Exception as exc:  # a failing tool is a result too
+        result = {"accuracy": None, "macro_f1": None, "seconds": None, "note": f"failed: {type(exc).__name__}: {exc}"[:200]}
+    result.update({"set": s.name, "row": row, "load": round((load_before + c.os.getloadavg()[0]) / 2, 1),
+                   "epochs": args.epochs, "image_size": args.image_size if s.modality == "image" else None,
+                   "max_length": args.max_length if s.modality == "text" else None})
+    with RESULTS.open("a") as f:
+        f.write(json.dumps(result) + "\n")
+    print(json.dumps(result), flush=True)
 
 
 def print_table() -> None:
