@@ -142,3 +142,18 @@ def test_cli_report_help_has_example() -> None:
     result = CliRunner().invoke(app, ["report", "--help"])
     assert result.exit_code == 0
     assert "Example: headstart report runs/flowers" in result.output
+
+
+def test_auto_reasoning_and_head_kept_verdict_are_shown(image_run: Path) -> None:
+    from headstart.report.compare import compare_row
+
+    reasons = "feature-extraction: the smallest class has 4 training examples."
+    _edit(image_run / "model.json", lambda m: m.update(auto={"strategy": "two-phase", "reasons": reasons}))
+    verdict = {"finetune_won": False, "message": "Fine-tuning did not beat the head: the final model is the head-phase model."}
+    _edit(image_run / "metrics.json", lambda m: m.update(auto={"reasons": reasons}, finetune_verdict=verdict))
+    findings = dict((text, level) for level, text in diagnose(load_run(image_run)))
+    assert findings[f"Strategy chosen by auto: {reasons}"] == "info"
+    assert findings[verdict["message"]] == "warn"
+    html = write_report(image_run).read_text()
+    assert "(chosen by auto)" in html and "did not beat the head" in html
+    assert compare_row(image_run)["strategy"] == "two_phase (auto; head kept: fine-tuning did not beat it)"
