@@ -114,7 +114,7 @@ class RunConfig:
                            "prints why) | feature-extraction | fine-tune | two-phase | lora (text).", group="strategy")
     time_budget: str | None = option(None, "auto: training time to fit into, e.g. 90s, 10m, 1h (times a few fine-tuning "
                                      "steps and sizes the epochs to fit).", lambda v: duration_problem(v), group="strategy")
-    epochs: int = option(5, "Epochs of the main phase (the fine-tune phase in two-phase).", at_least(1), group="strategy")
+    epochs: int = option(5, "Epochs of the main phase (the fine-tune phase in two-phase; a head phase on cached features is solved instead, see --head-fit).", at_least(1), group="strategy")
     head_epochs: int = option(2, "two-phase: epochs training only the head first.", at_least(0), group="strategy")
     lr: float | str = option(1e-3, "Head learning rate, or 'auto' for the LR finder.", positive(allow=("auto",)), group="strategy")
     finetune_lr_factor: float = option(0.1, "two-phase: LR multiplier after unfreezing.", in_range(0, 1, low_open=True, high_open=False), group="strategy")
