@@ -183,7 +183,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1, help="fine-tuning epochs (every method that fine-tunes)")
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--table", action="store_true", help="only print the table of the results so far")
     args = parser.parse_args()
+    if args.table:
+        return print_table()
     c.quiet()
     tempfile.tempdir = str(OUT)
     print(c.machine_line(), flush=True)
