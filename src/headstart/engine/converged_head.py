@@ -43,11 +43,13 @@ class ConvergedHeadModule(ClassifierModule):
             head.cpu()
             result = fit_head(head, train.features, train.labels, train.views, options)
             head.to(device)
-        self.history_extras = {"probe": result.to_dict()}
+        self.optimizers().step()  # a no-op (lr 0, no gradients) that counts as the phase's one step, so
+        # Lightning's ModelCheckpoint (which skips epochs without a new global step) saves this epoch
+        self.history_extras = {"probe": result.to_dict(), "lr": None}
         bs = int(train.labels.shape[0])
         self.log("train_loss", result.train_loss, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
         self.log("train_accuracy", result.train_accuracy, on_step=False, on_epoch=True, batch_size=bs)
         return None
 
     def configure_optimizers(self):
-        return None
+        return torch.optim.SGD(self.model.head.parameters(), lr=0.0)

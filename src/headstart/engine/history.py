@@ -30,8 +30,7 @@ class EpochHistory(L.Callback):
             value = m.get(key)
             return float(value) if value is not None else None
 
-        groups = trainer.optimizers[0].param_groups if trainer.optimizers else []  # none: a solved head phase
-        lr = groups[-1]["lr"] if groups else None
+        lr = trainer.optimizers[0].param_groups[-1]["lr"] if trainer.optimizers else None
         entry = {
             "epoch": len(self.history),
             "phase": self.phase_name,
