@@ -77,3 +77,26 @@ def test_auto_run_extracts_once_and_records_its_reasoning(tmp_path: Path, monkey
     model_json = json.loads((result.run_dir / "model.json").read_text())
     assert model_json["auto"]["reasons"] == auto["reasons"] and model_json["strategy"] == "feature-extraction"
     assert [e["phase"] for e in result.metrics["epochs"]] == ["head"]
+
+
+def test_auto_lora_starts_from_the_probe_head_and_reloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "text"))
+    from test_text_training import write_reviews
+
+    import headstart.strategies.auto as auto
+    from headstart.config import RunConfig
+    from headstart.export.predictor import Predictor
+    from headstart.runner import train_run
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # tiny data would never pick LoRA: force the rule's answer, keep everything around it real
+    monkeypatch.setattr(auto, "decide", lambda facts, epochs: AutoDecision("lora", 1, "lora: forced by the test.", facts))
+    data = write_reviews(tmp_path / "reviews.csv")
+    config = RunConfig(data=str(data), model="tinybert", weights="none", text_column="review", label_column="sentiment", batch_size=8,
+                       num_workers=0, accelerator="cpu", devices=1, precision="32-true", output_dir=str(tmp_path), name="run")
+    result = train_run(config)
+    model_json = json.loads((result.run_dir / "model.json").read_text())
+    assert model_json["strategy"] == "lora" and model_json["lora"] and model_json["auto"]["strategy"] == "lora"
+    assert [e["phase"] for e in result.metrics["epochs"]] == ["lora"]
+    predictor = Predictor.from_run(result.run_dir)
+    assert len(predictor.predict(["a great superb movie"], top_k=1)) == 1
