@@ -134,3 +134,23 @@ def forward_flops(model, batch_size: int = 1) -> float:
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(x)
     return counter.get_total_flops() / batch_size
+
+
+def fresh_process_parser(description: str):
+    """Options of the fine-tuning benches that run each side in a fresh process."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", default=default_data())
+    parser.add_argument("--model", default="efficientnet_lite0")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    return parser
+
+
+def run_fresh(code: str, marker: str) -> str:
+    """Run ``code`` in a fresh interpreter; returns what follows ``marker`` on its output line."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return next(line[len(marker):].strip() for line in out.splitlines() if line.startswith(marker))

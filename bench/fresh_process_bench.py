@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
 
 import _common as c
@@ -38,17 +36,11 @@ print("SECONDS", time.perf_counter() - start)
 def run_side(side: str, args: argparse.Namespace) -> float:
     code = CHILD.format(bench=os.path.dirname(os.path.abspath(__file__)), data=args.data, model=args.model,
                         epochs=args.epochs, side=side)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return float(next(line.split()[1] for line in out.splitlines() if line.startswith("SECONDS")))
+    return float(c.run_fresh(code, "SECONDS"))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=c.default_data())
-    parser.add_argument("--model", default="efficientnet_lite0")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2)
-    args = parser.parse_args()
+    args = c.fresh_process_parser(__doc__.splitlines()[0]).parse_args()
     print(c.machine_line())
     times: dict[str, list[float]] = {"plain": [], "headstart": []}
     for r in range(args.repeats):

@@ -40,3 +40,17 @@ def tiny_image_folder(tmp_path: Path) -> Path:
             pixels = np.clip(np.array(colour) + rng.normal(0, 25, (32, 40, 3)), 0, 255).astype(np.uint8)
             Image.fromarray(pixels).save(folder / f"{name}_{i}.png")
     return root
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``gpu`` need CUDA: without it they are skipped, not failed (see bench/device_check.sh)."""
+    gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (run bench/device_check.sh on a GPU machine)")
+    for item in gpu_items:
+        item.add_marker(skip)

@@ -39,6 +39,17 @@ def test_saved_config_round_trips(tmp_path: Path) -> None:
     assert load_config(path) == config
 
 
+def test_a_runs_resolved_runtime_is_accepted_and_ignored(tmp_path: Path) -> None:
+    """A run's config.yaml records how it ran; running that config elsewhere resolves it anew."""
+    config = RunConfig(data="x", model="tinycnn", precision="32-true")
+    path = tmp_path / "config.yaml"
+    recorded = {"accelerator": "cpu", "devices": 1, "precision": "32-true", "channels_last": True, "num_workers": 2}
+    path.write_text(yaml.safe_dump({**config.to_dict(), "resolved_runtime": recorded}, sort_keys=False))
+    assert load_config(path) == config
+    with pytest.raises(ConfigError, match="resolved_runtim"):  # only that exact key
+        config_from_dict({"resolved_runtim": {}})
+
+
 def test_empty_yaml_is_the_defaults(tmp_path: Path) -> None:
     path = tmp_path / "empty.yaml"
     path.write_text("")

@@ -215,6 +215,25 @@ def test_cli_lr_find(tmp_path, capsys):
     assert (out / "lr_find.png").stat().st_size > 1000
 
 
+def test_cli_lr_find_train_with_line_runs_as_pasted(tmp_path, capsys, monkeypatch):
+    """The suggested command keeps the sweep's --weights/--image-size/... so pasting it works."""
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    data = make_images(tmp_path / "data")
+    code = main(["lr-find", str(data), "--model", "tinycnn", "--weights", "none", "--strategy", "fine-tune",
+                 "--batch-size", "8", "--image-size", "32", "--num-steps", "5", "--num-workers", "0",
+                 "--output", str(tmp_path / "finder")])
+    assert code == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("Train with: "))
+    argv = shlex.split(line.removeprefix("Train with: "))
+    assert argv[:2] == ["headstart", "train"]
+    for flag, value in (("--weights", "none"), ("--image-size", "32"), ("--batch-size", "8"), ("--num-workers", "0")):
+        assert argv[argv.index(flag) + 1] == value, line
+    assert main([*argv[1:], "--epochs", "1", "--name", "pasted"]) == 0
+    assert (tmp_path / "runs" / "pasted" / "model.safetensors").is_file()
+
+
 def test_cli_lr_find_bad_range_is_one_line_error(tmp_path, capsys):
     data = make_images(tmp_path / "data", per_class=3)
     code = main(["lr-find", str(data), "--model", "tinycnn", "--weights", "none", "--min-lr", "1", "--max-lr", "0.1",

@@ -166,7 +166,7 @@ def _fine_tune(weights: str, seed: int, data: dict, run_dir: Path) -> float:
     model = TransferModel(backbone, build_head("linear", backbone.num_features, len(classes)), classes)
     plan = plan_for("fine-tune", StrategyOptions(epochs=12, lr=1e-3, layer_decay=1.0), len(model.layer_groups()))
     datamodule = InMemoryData(data["train"], data["val"], batch_size=10, seed=seed)
-    history = fit_plan(model, datamodule, plan, run_dir, EngineOptions(accelerator="cpu", seed=seed, progress_bar=False))
+    history = fit_plan(model, datamodule, plan, run_dir, EngineOptions(accelerator="cpu", precision="32-true", seed=seed, progress_bar=False))
     assert [row["phase"] for row in history] == ["finetune"] * 12
     return accuracy(model, *data["test"])
 

@@ -8,7 +8,9 @@ option is one field here and nothing else.
 An unknown key, a value of the wrong type or out of range is a :class:`ConfigError` that names the
 key and what is valid, raised when the config is built: before any data is read or any file
 written. The resolved config is saved as ``config.yaml`` in every run folder; ``headstart train
---config runs/x/config.yaml`` reproduces that run.
+--config runs/x/config.yaml`` reproduces that run: it holds the resolved precision (never ``auto``),
+so another machine runs it with the same numerics. Its ``resolved_runtime`` mapping (accelerator,
+devices, workers, channels_last as resolved) only records how the run ran; loading ignores it.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from typing import Any, Callable
 import yaml
 
 from .errors import ConfigError
+
+RESOLVED_RUNTIME_KEY = "resolved_runtime"  # written into a run's config.yaml for the record, ignored when loaded
 
 Check = Callable[[Any], "str | None"]  # value -> None if fine, else what it must be ("must be >= 1")
 
@@ -150,11 +154,13 @@ class RunConfig:
     channels_last: bool | str = option("auto", "channels_last memory format (default: on for convnets).", one_of("auto", True, False), group="hardware")
     cache_features: bool | str = option("auto", "Cache backbone features in frozen phases (default: on).", one_of("auto", True, False), group="hardware")
     cache_augment: int = option(0, "Cache K augmented views per training image.", at_least(0), group="hardware")
+    gpu_decode: bool = option(False, "Decode and augment training JPEGs on the GPU (CUDA runs only; ignored on CPU).", group="hardware")
     compile: bool = option(False, "torch.compile the model.", group="hardware")
     limit_train_batches: int | float | None = option(None, "Train on this many batches (int) or this fraction (float) per epoch.", positive(), cli=False, group="hardware")
     # output
     output_dir: str = option("runs", "Where run folders go.", group="output")
     name: str | None = option(None, "Run folder name (default: model-strategy-time).", plain_name, group="output")
+    overwrite: bool = option(False, "Replace an existing run folder of the same --name (only one headstart wrote).", group="output")
 
     def __post_init__(self) -> None:
         if self.precision in PRECISION_ALIASES:
@@ -280,6 +286,8 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> RunConfig:
     valid = [f.name for f in fields(RunConfig)]
     checked = {}
     for key, value in data.items():
+        if key == RESOLVED_RUNTIME_KEY:
+            continue
         if key not in hints:
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else f" Valid keys: {', '.join(valid)}."

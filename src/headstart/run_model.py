@@ -89,7 +89,11 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> RunModel:
     model = build_model_from_info(info, run_dir)
     from safetensors.torch import load_file
 
-    state = load_file(str(weights_path))
+    try:
+        state = load_file(str(weights_path))
+    except Exception as exc:  # SafetensorError (truncated, garbage), OSError
+        raise RunError(f"{weights_path} is damaged and cannot be read ({str(exc).splitlines()[0][:150]}).",
+                       "Copy the run folder again, or retrain.") from None
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise RunError(f"{weights_path} does not match model.json (missing {missing[:3]}, unexpected {unexpected[:3]}).")

@@ -18,14 +18,19 @@ from rich.console import Console
 from .backbones import create_backbone
 from .backbones.base import Backbone
 from .backbones.registry import backbone_modality
-from .config import RunConfig, config_from_dict, load_config
+from .config import RESOLVED_RUNTIME_KEY, RunConfig
+from .data.fingerprint import FILE as FINGERPRINT_FILE
+from .data.fingerprint import data_fingerprint
 from .engine.evaluate import classification_metrics, collect_logits, prediction_items
-from .engine.feature_cache import cached_phase_data
+from .engine.feature_cache import CachedPhaseData, cached_phase_data
 from .engine.fit import EngineOptions, fit_plan
+from .engine.runtime import resolve_runtime
 from .errors import ConfigError, RunError
 from .heads import build_head
 from .model import TransferModel
 from .run_files import read_json, write_json, write_safetensors, write_yaml
+from .resume import check_resume, complete_message, finished_metrics, resumed_config
+from .run_folder import clear_for_overwrite, remove_failed_start
 from .run_model import BACKBONE_ASSETS, model_info
 from .strategies import StrategyOptions, plan_for
 from .strategies.base import Phase
@@ -38,7 +43,7 @@ RUN_NAME_ENV = "HEADSTART_RUN_NAME"
 class TrainResult:
     run_dir: Path
     metrics: dict[str, Any]
-    model: TransferModel
+    model: TransferModel | None  # None when ``--resume`` found the run already complete
 
 
 def _run_name(config: RunConfig) -> str:
@@ -67,7 +72,8 @@ def build_data(config: RunConfig, backbone: Backbone):
         data_config = data_config.with_image_size(config.image_size)
     split = load_image_dataset(config.data, val_path=config.val_data, val_fraction=config.val_fraction,
                                seed=config.seed, strict=config.strict)
-    dm = ImageDataModule(split, data_config, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed)
+    dm = ImageDataModule(split, data_config, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed,
+                         gpu_decode=config.gpu_decode)
     if config.augment != "light":  # the datamodule's own training transform is "light"
         from .data.augment import train_transform
 
@@ -160,7 +166,10 @@ def build_model(config: RunConfig, console: Console | None = None) -> BuiltModel
     return BuiltModel(backbone, dm, split, data_config, model, lora_info)
 
 
-def prepare_run_dir(config: RunConfig, resume: bool) -> Path:
+def prepare_run_dir(config: RunConfig, resume: bool, created: list[Path] | None = None) -> Path:
+    """The run folder, made now; one that already holds a run is an error unless ``resume`` or
+    ``config.overwrite`` (which replaces only a folder headstart wrote). A folder made here is
+    appended to ``created`` (so a failed start can remove it again)."""
     from lightning.pytorch.utilities import rank_zero_only
 
     from .engine.runtime import launched_externally
@@ -175,12 +184,30 @@ def prepare_run_dir(config: RunConfig, resume: bool) -> Path:
         return run_dir
     # under torchrun/SLURM the other ranks may already have written config.yaml etc.: only a trained run counts
     trained = ("state.json", "checkpoints", "metrics.json")
+    if config.overwrite and not resume and not launched_externally() and run_dir.exists():
+        clear_for_overwrite(run_dir)
     if run_dir.exists() and not resume and (any((run_dir / f).exists() for f in trained) if launched_externally()
                                             else any(run_dir.iterdir())):
         raise RunError(f"Run folder {run_dir} already exists.",
-                       f"Continue it with `headstart train --resume {run_dir}`, or pick another --name.")
+                       f"Continue it with `headstart train --resume {run_dir}`, pick another --name, or replace it with --overwrite.")
+    if created is not None and not run_dir.exists() and not launched_externally():
+        created.append(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
+
+
+def check_before_start(config: RunConfig, model: TransferModel) -> None:
+    """Everything that can be checked without training, so a bad option fails before the run
+    folder exists: the strategy against the model, the accelerator and precision on this machine."""
+    from .engine.runtime import resolve_accelerator, resolve_precision
+
+    lr = 1e-3 if config.lr == "auto" else float(config.lr)  # the finder's LR is not known yet; any value checks the plan
+    plan_for("two-phase" if config.strategy == "auto" else config.strategy, strategy_options(config, lr), len(model.layer_groups()))
+    accelerator = resolve_accelerator(config.accelerator)
+    resolve_precision(config.precision, accelerator)
+    if accelerator in ("gpu", "cuda") and isinstance(config.devices, int) and config.devices > torch.cuda.device_count():
+        raise ConfigError(f"--devices {config.devices} asks for more GPUs than this machine has ({torch.cuda.device_count()}).",
+                          f"Use --devices {torch.cuda.device_count()} or fewer (per node).")
 
 
 def train_run(
@@ -193,16 +220,34 @@ def train_run(
 ) -> TrainResult:
     """Train according to ``config``; with ``resume_dir`` continue that run from its config.yaml.
 
+    A resume writes nothing into the folder until its data, state and checkpoints are checked
+    (``resume.py``); on a complete run it only says so. A start that fails before its first epoch
+    is recorded removes the run folder it created, so the name is free again
+    (run_folder.remove_failed_start).
+
     ``train_transform``: your own training transform for images (decoded ``uint8 [3, H, W]`` tensor ->
     model input), used instead of ``config.augment``; its repr is recorded in model.json.
     """
+    created: list[Path] = []
+    try:
+        return _train_run(config, resume_dir=resume_dir, console=console, phase_data=phase_data, created=created,
+                          train_transform=train_transform)
+    except Exception:
+        for run_dir in created:
+            remove_failed_start(run_dir)
+        raise
+
+
+def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Console | None,
+               phase_data: Callable | None, created: list[Path], train_transform: Callable | None = None) -> TrainResult:
     console = console or Console()
     if resume_dir is not None:
         resume_dir = Path(resume_dir)
-        if not (resume_dir / "config.yaml").is_file():
-            raise RunError(f"{resume_dir} has no config.yaml: not a headstart run folder.")
-        config = load_config(resume_dir / "config.yaml")
-        config = config_from_dict({**config.to_dict(), "output_dir": str(resume_dir.parent), "name": resume_dir.name})
+        config = resumed_config(resume_dir)
+        finished = finished_metrics(resume_dir)
+        if finished is not None:
+            console.print(complete_message(resume_dir, finished), soft_wrap=True)
+            return TrainResult(resume_dir, finished, None)
     if not config.data:
         raise ConfigError("No training data given.", "Pass DATA (an image folder or a CSV) to `headstart train`.")
     t0 = time.perf_counter()
@@ -212,8 +257,13 @@ def train_run(
     backbone, dm, split, data_config, model, lora_info = (
         built.backbone, built.datamodule, built.split, built.data_config, built.model, built.lora)
     classes = list(split.classes)
+    check_before_start(config, model)
     augment = check_augment(config, data_config.modality, dm, train_transform)
-    run_dir = prepare_run_dir(config, resume=resume_dir is not None)  # before the LR finder: fail fast on a clash
+    run_dir = prepare_run_dir(config, resume=resume_dir is not None, created=created)  # before the LR finder: fail fast on a clash
+    if resume_dir is not None:
+        fingerprint = check_resume(run_dir, split, data_config.modality, str(config.data))
+    else:
+        fingerprint = data_fingerprint(split, data_config.modality)
     lr = config.lr
     lr_finding = None
     if lr == "auto":
@@ -241,23 +291,39 @@ def train_run(
             lora_info = {"r": config.lora_r, "alpha": config.lora_alpha, "dropout": config.lora_dropout}
             apply_lora(model, **lora_info)
     plan = converge_head_phases(plan_for(strategy, strategy_options(config, float(lr), epochs), len(model.layer_groups())), config)
+    options = engine_options(config, dm, classes)
+    runtime = resolve_runtime(options, model, num_workers=getattr(dm, "num_workers", config.num_workers))
     resolved = config.to_dict()
     resolved["lr"] = float(lr)
+    resolved["precision"] = options.precision = runtime.precision  # the numerics, wherever the config runs again
+    resolved[RESOLVED_RUNTIME_KEY] = runtime.to_dict()  # informational: how this run ran (ignored when loaded)
     resolved["name"] = None  # `train --config runs/x/config.yaml` makes a new run instead of clashing with x
+    resolved["overwrite"] = False  # ... and never deletes one
     for key in ("data", "val_data"):  # absolute, so `--resume` works from any working directory
         if resolved.get(key) and os.path.exists(resolved[key]):
             resolved[key] = os.path.abspath(resolved[key])
-    write_yaml(run_dir / "config.yaml", resolved)
+    # A resume keeps the files the run started with; it only adds those a kill left unwritten.
+    new = resume_dir is None
+    if new or not (run_dir / FINGERPRINT_FILE).exists():
+        if not new:
+            console.print(f"note: {run_dir} has no {FINGERPRINT_FILE} (made by an older headstart): the data "
+                          "could not be checked against the run's start; recording it now")
+        write_json(run_dir / FINGERPRINT_FILE, fingerprint)  # before config.yaml: a resumable folder has it
+    if new:
+        write_yaml(run_dir / "config.yaml", resolved)
     if lr_finding is not None:
         console.print(f"LR finder plot: {lr_finding.save(run_dir / 'plots')['plot']}")
-    info = model_info(model, strategy, data_config, lora_info)
-    info["augment"] = augment
-    if decision is not None:
-        info["auto"] = decision.to_dict()
-    write_json(run_dir / "model.json", info)
-    if data_config.modality == "text" and hasattr(backbone, "save_assets"):
+    if new or not (run_dir / "model.json").exists():
+        info = model_info(model, strategy, data_config, lora_info)
+        info["runtime"] = runtime.to_dict()
+        info["augment"] = augment
+        if decision is not None:
+            info["auto"] = decision.to_dict()
+        write_json(run_dir / "model.json", info)
+    if data_config.modality == "text" and hasattr(backbone, "save_assets") and (new or not (run_dir / BACKBONE_ASSETS).exists()):
         backbone.save_assets(run_dir / BACKBONE_ASSETS)
     console.print(f"Run folder: {run_dir}")
+    console.print(runtime.summary())
     console.print(f"Data: {len(split.train)} train / {len(split.val)} val, classes: {', '.join(classes)}")
     skipped = getattr(split, "skipped", None) or []
     if skipped:
@@ -270,7 +336,7 @@ def train_run(
         phase_reports = list(read_json(run_dir / "params.json").get("phases", []))
 
     def on_phase_start(index: int, phase: Phase, report) -> None:
-        length = "solved to convergence on cached features" if phase.converge else f"{phase.epochs} epochs"
+        length = "solved to convergence on cached features" if phase.converge else f"{phase.epochs} epoch{'s' if phase.epochs != 1 else ''}"
         console.print(f"\nPhase {index + 1}/{len(plan)}: {phase.name} ({length})")
         console.print(report.to_rich())
         del phase_reports[index:]
@@ -283,19 +349,6 @@ def train_run(
         last = phase_reports[-1]
         write_json(run_dir / "params.json", {"total": last["total"], "trainable": last["trainable"], "phases": phase_reports})
 
-    counts = None
-    if config.class_weights:
-        raw = dm.class_counts()
-        counts = [raw[c] for c in classes] if isinstance(raw, dict) else list(raw)
-    options = EngineOptions(
-        accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
-        precision=config.precision, seed=config.seed, weight_decay=config.weight_decay,
-        label_smoothing=config.label_smoothing,
-        class_weights=class_weight_tensor(counts) if counts else None,
-        early_stopping_patience=config.early_stopping, channels_last=config.channels_last,
-        limit_train_batches=config.limit_train_batches, compile=config.compile,
-        mixup=config.mixup, cutmix=config.cutmix,
-    )
     os.environ[RUN_NAME_ENV] = run_dir.name  # for DDP workers that Lightning starts by re-running this command
     try:
         history = fit_plan(model, dm, plan, run_dir, options, resume=resume_dir is not None,
@@ -307,8 +360,7 @@ def train_run(
     if rank_zero_only.rank != 0:  # DDP: rank 0 evaluates and writes the run files
         return TrainResult(run_dir, {}, model)
     write_safetensors(run_dir / "model.safetensors", model.state_dict())
-    dm.setup("validate")
-    logits, labels = collect_logits(model, dm.val_dataloader())
+    logits, labels = final_logits(model, dm, phase_data)
     metrics = classification_metrics(logits, labels, classes)
     metrics["epochs"] = history
     metrics["wall_time_s"] = round(time.perf_counter() - t0, 2)
@@ -333,6 +385,34 @@ def train_run(
     return TrainResult(run_dir, metrics, model)
 
 
+def engine_options(config: RunConfig, dm: Any, classes: list[str]) -> EngineOptions:
+    """The engine's options for ``config`` (class weights counted on ``dm``'s training data)."""
+    counts = None
+    if config.class_weights:
+        raw = dm.class_counts()
+        counts = [raw[c] for c in classes] if isinstance(raw, dict) else list(raw)
+    return EngineOptions(
+        accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes,
+        precision=config.precision, seed=config.seed, weight_decay=config.weight_decay,
+        label_smoothing=config.label_smoothing,
+        class_weights=class_weight_tensor(counts) if counts else None,
+        early_stopping_patience=config.early_stopping, channels_last=config.channels_last,
+        limit_train_batches=config.limit_train_batches, compile=config.compile,
+        mixup=config.mixup, cutmix=config.cutmix,
+    )
+
+
+def final_logits(model: TransferModel, dm: Any, phase_data: Callable | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """fp32 val logits of the final model, every val item once, as the kept epoch's validation computed them.
+
+    When the final model only trained its head, the cached validation features give them without a
+    backbone pass; otherwise the model runs over the val loader.
+    """
+    dm.setup("validate")
+    cached = phase_data.val_logits(model) if isinstance(phase_data, CachedPhaseData) else None
+    return cached if cached is not None else collect_logits(model, dm.val_dataloader())
+
+
 def summary_table(history: list[dict[str, Any]]):
     """The per-epoch story of the run as a rich table (printed after training)."""
     from rich.table import Table
@@ -345,8 +425,9 @@ def summary_table(history: list[dict[str, Any]]):
         return "-" if value is None else f"{value:.{digits}f}"
 
     for e in history:
+        seconds = fmt(e.get("seconds"), 1) + (f" (+{e['extract_seconds']:.1f} extraction)" if e.get("extract_seconds") else "")
         table.add_row(str(e["epoch"]), e["phase"], fmt(e.get("train_loss")), fmt(e.get("val_loss")),
-                      fmt(e.get("val_accuracy")), fmt(e.get("seconds"), 1))
+                      fmt(e.get("val_accuracy")), seconds)
     return table
 
 

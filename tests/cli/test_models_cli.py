@@ -45,3 +45,34 @@ def test_models_library_glob(cli) -> None:
 
 def test_models_unknown_library_prefix(cli) -> None:
     assert_one_line_error(cli("models", "tensorflow:resnet*"), "'tensorflow'", "torchvision:")
+
+
+def test_catalog_names_what_the_registry_builds() -> None:
+    """The torch-free catalog `models` prints and the registry that builds must not drift apart."""
+    from headstart.backbone_catalog import SOURCE_DESCRIPTIONS, named_backbones, source_prefixes
+    from headstart.backbones import BACKBONES, SOURCES
+
+    assert [e.name for e in named_backbones()] == list(BACKBONES)
+    for entry in named_backbones():
+        built = BACKBONES.get(entry.name)
+        assert (built.source, built.modality, built.description) == (entry.source, entry.modality, entry.description)
+    assert source_prefixes() == list(SOURCES)
+    assert all(SOURCES.get(p).description == SOURCE_DESCRIPTIONS[p] for p in SOURCES)
+
+
+def test_models_without_a_library_prefix_imports_no_library() -> None:
+    """`headstart models` must answer instantly: no torch, torchvision, timm or transformers."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    script = ("import json, sys\nfrom headstart.cli import main\ncode = main(['models', 'tiny*'])\n"
+              "print(json.dumps([code] + [m for m in ('torch', 'torchvision', 'timm', 'transformers', 'matplotlib')"
+              " if m in sys.modules]))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(src)})
+    assert done.returncode == 0, done.stderr
+    assert "tinycnn" in done.stdout
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0]

@@ -108,3 +108,33 @@ def test_predict_tta_averages_the_flip(cli, trained_run: TrainedRun, tmp_path: P
     assert plain != mirror
     for name in CLASSES:
         assert tta[name] == pytest.approx((plain[name] + mirror[name]) / 2, abs=2e-6)
+
+
+def test_predict_streams_through_loader_workers_like_one_process(trained_run: TrainedRun) -> None:
+    """Many images go through a DataLoader with workers: same probabilities, same order."""
+    from headstart.export.predictor import Predictor
+
+    images = sorted(str(p) for p in (trained_run.data / "val").rglob("*.png")) * 2
+    predictor = Predictor.from_run(trained_run.run_dir, device="cpu")
+    in_process = predictor.predict_proba(images, batch_size=4, workers=0)
+    streamed = list(predictor.iter_proba(images, batch_size=4, workers=2))
+    assert [len(b) for b in streamed] == [4] * (len(images) // 4) + ([len(images) % 4] if len(images) % 4 else [])
+    np.testing.assert_allclose(np.concatenate(streamed), in_process, atol=1e-6)
+
+
+def test_predict_unreadable_image_in_a_worker_is_one_line(cli, trained_run: TrainedRun, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for i, src in enumerate(sorted((trained_run.data / "val").rglob("*.png"))):
+        (folder / f"{i:02d}.png").write_bytes(src.read_bytes())
+    (folder / "99-broken.png").write_bytes(b"not an image")
+    result = cli("predict", trained_run.run_dir, folder, "--batch-size", "2", "--json")
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [result.err.strip()] and "99-broken.png" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_predict_progress_bar_counts_images_per_second(cli, trained_run: TrainedRun) -> None:
+    result = cli("predict", trained_run.run_dir, trained_run.data / "val", "--batch-size", "2")
+    assert result.code == 0, result.err
+    assert "img/s" in result.err and f"{len(CLASSES) * 3}/{len(CLASSES) * 3}" in result.err

@@ -29,6 +29,17 @@ class InterruptAt(L.Callback):
             raise KeyboardInterrupt
 
 
+def interrupt_training(patch: pytest.MonkeyPatch, interrupt: InterruptAt) -> None:
+    """Within ``patch``'s context every training run gets ``interrupt`` among its callbacks."""
+    real_fit_plan = headstart.runner.fit_plan
+
+    def fit_plan_with_interrupt(model, datamodule, plan, run_dir, options, **kwargs):
+        options.extra_callbacks.append(interrupt)
+        return real_fit_plan(model, datamodule, plan, run_dir, options, **kwargs)
+
+    patch.setattr(headstart.runner, "fit_plan", fit_plan_with_interrupt)
+
+
 def _fail_next_replace(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Make the next ``os.replace`` (the atomic rename) raise, as if the process died mid-write."""
     calls: list[str] = []
@@ -46,14 +57,8 @@ def _fail_next_replace(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_interrupted_run_resumes_without_redoing_phases(cli, image_data: Path, monkeypatch: pytest.MonkeyPatch, no_report: None) -> None:
     interrupt = InterruptAt("finetune", epoch=1, batch=1)
-    real_fit_plan = headstart.runner.fit_plan
-
-    def fit_plan_with_interrupt(model, datamodule, plan, run_dir, options, **kwargs):
-        options.extra_callbacks.append(interrupt)
-        return real_fit_plan(model, datamodule, plan, run_dir, options, **kwargs)
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(headstart.runner, "fit_plan", fit_plan_with_interrupt)
+        interrupt_training(patch, interrupt)
         first = cli("train", image_data, *TINY, "--batch-size", "4", "--strategy", "two-phase", "--head-epochs", "1",
                     "--epochs", "2", "--name", "cut")
     assert interrupt.fired

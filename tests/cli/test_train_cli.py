@@ -49,6 +49,16 @@ def check_run_folder(run_dir: Path, expected_phases: list[str], output: str, val
     assert config["model"] == "tinycnn" and config["image_size"] == 32
     info = json.loads((run_dir / "model.json").read_text())
     assert info["classes"] == sorted(CLASSES) and info["backbone"]["name"] == "tinycnn"
+    # how it ran, resolved: printed once at the start, recorded in config.yaml and model.json
+    runtime = {"accelerator": "cpu", "devices": 1, "num_nodes": 1, "strategy": "auto", "precision": "32-true",
+               "channels_last": True, "num_workers": 0}
+    assert config["resolved_runtime"] == info["runtime"] == runtime
+    assert config["precision"] == "32-true"  # never `auto`: the config runs with the same numerics anywhere
+    assert output.count("Runtime: cpu x1, precision 32-true, 0 data workers, channels_last") == 1, output[:2000]
+    # the headline is the kept (lowest val_loss) epoch's validation
+    kept = min(metrics["epochs"], key=lambda e: e["val_loss"])
+    assert metrics["val_loss"] == pytest.approx(kept["val_loss"], abs=1e-5)
+    assert metrics["val_accuracy"] == pytest.approx(kept["val_accuracy"], abs=1e-6)
     return params
 
 

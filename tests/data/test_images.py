@@ -272,8 +272,8 @@ def test_torchvision_and_pil_paths_agree(tmp_path):
 
 def test_unreadable_file_at_load_time_raises_data_error(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"nope")
-    with pytest.raises(DataError, match=r"cannot decode image .*bad.png"):
-        ImageDataset([(str(tmp_path / "bad.png"), 0)])[0]
+    with pytest.raises(DataError, match=r"cannot decode image .*bad.png"), pytest.warns(UserWarning, match="skipped unreadable"):
+        ImageDataset([(str(tmp_path / "bad.png"), 0)])[0]  # no readable image left to stand in for it
 
 
 # --- data module -----------------------------------------------------------------------------

@@ -39,6 +39,6 @@ def test_final_weights_are_the_best_epoch_over_all_phases(tmp_path: Path, monkey
     best_phase = next(e["phase"] for e in history if e["val_loss"] == best_loss)
     assert state["best"]["phase"] == best_phase
     saved = load_file(str(run / "model.safetensors"))
-    ckpt = torch.load(state["best"]["path"], map_location="cpu", weights_only=True)["state_dict"]
+    ckpt = torch.load(run / state["best"]["path"], map_location="cpu", weights_only=True)["state_dict"]  # relative: the folder can move
     for key, value in saved.items():
         assert torch.equal(value, ckpt["model." + key]), key

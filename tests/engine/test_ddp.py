@@ -28,7 +28,7 @@ def _train(root: Path, run_dir: Path, devices: int) -> tuple[float, list, Cached
     model = tiny_model()
     plan = [Phase("head", 4, "head", 5e-2, warmup_fraction=0.0), Phase("finetune", 1, "all", 5e-3)]
     hook = CachedPhaseData(dm, FeatureStore(run_dir / "feature_cache", memory_limit_bytes=1))  # on disk
-    options = EngineOptions(accelerator="cpu", devices=devices, progress_bar=False)
+    options = EngineOptions(accelerator="cpu", devices=devices, precision="32-true", progress_bar=False)
     history = fit_plan(model, dm, plan, run_dir, options, phase_data=hook)
     return val_accuracy(model, dm), history, hook
 
@@ -47,3 +47,33 @@ def test_two_processes_match_one(tmp_path: Path) -> None:
         shards = [np.load(tmp_path / run / "feature_cache" / key / "features.npy") for run in ("one", "two")]
         assert np.allclose(*shards, atol=1e-5)
     assert (tmp_path / "two" / "checkpoints" / "phase1-end.safetensors").is_file()
+
+
+def test_two_processes_count_each_val_item_once_and_keep_the_best_epoch(tmp_path: Path) -> None:
+    """An odd validation set under DDP: no padded duplicates in the epoch metrics, and the final
+    evaluation (the runner's, once, in the main process) is the kept epoch's: the best was restored."""
+    from headstart.data.image_datamodule import ImageDataModule
+    from headstart.data.splits import ImageSplit
+    from headstart.engine.evaluate import classification_metrics
+    from headstart.runner import final_logits
+
+    from .test_headline_metrics import assert_headline_is_the_kept_epoch
+
+    root = make_images(tmp_path / "data", per_class=8, val_per_class=4)
+    (root / "val" / "red" / "0.png").unlink()  # 7 val images: a padded sampler would count 8
+    dm = datamodule(root, batch_size=4)
+    # phase 2 learns swapped training labels: it only gets worse, so the kept epoch is a head epoch
+    split = dm.split
+    swapped = ImageSplit(train=[(p, 1 - y) for p, y in split.train], val=split.val, classes=split.classes)
+    swapped_dm = ImageDataModule(swapped, dm.data_config, batch_size=4, num_workers=0)
+    hook = CachedPhaseData(dm, FeatureStore(None))
+    model = tiny_model()
+    plan = [Phase("head", 3, "head", 0.1, warmup_fraction=0.0), Phase("finetune", 1, "all", 5e-2, warmup_fraction=0.0)]
+    options = EngineOptions(accelerator="cpu", devices=2, precision="32-true", progress_bar=False)
+    history = fit_plan(model, dm, plan, tmp_path / "run", options,
+                       phase_data=lambda i, phase, m: hook(i, phase, m) if i == 0 else (swapped_dm, False))
+    metrics = {**classification_metrics(*final_logits(model, dm, hook), dm.classes), "epochs": history}
+    assert sum(map(sum, metrics["confusion_matrix"])) == 7
+    assert [e["phase"] for e in history] == ["head"] * 3 + ["finetune"]
+    assert min(history, key=lambda e: e["val_loss"])["phase"] == "head", history
+    assert_headline_is_the_kept_epoch(metrics)

@@ -62,8 +62,8 @@ def datamodule(root: Path, batch_size: int = 8) -> ImageDataModule:
     return ImageDataModule(split, model.data_config, batch_size=batch_size, num_workers=0, seed=0)
 
 
-def options() -> EngineOptions:
-    return EngineOptions(accelerator="cpu", devices=1, progress_bar=False)
+def options(precision: str = "32-true") -> EngineOptions:
+    return EngineOptions(accelerator="cpu", devices=1, precision=precision, progress_bar=False)
 
 
 def val_accuracy(model: TransferModel, dm: ImageDataModule) -> float:
@@ -116,24 +116,31 @@ def test_store_memory_and_memory_mapped_hits(tmp_path: Path) -> None:
     assert FeatureStore(tmp_path / "d").get("other") is None
 
 
-def test_cached_head_matches_uncached_accuracy_and_is_exact_for_phase2(images: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_cached_head_matches_uncached_accuracy_and_is_exact_for_phase2(images: Path, tmp_path: Path, precision: str) -> None:
     plan = [Phase("head", 6, "head", 5e-2, warmup_fraction=0.0)]
     dm = datamodule(images)
     uncached = tiny_model()
-    fit_plan(uncached, dm, plan, tmp_path / "uncached", options())
+    fit_plan(uncached, dm, plan, tmp_path / "uncached", options(precision))
     cached = tiny_model()
     hook = CachedPhaseData(dm, FeatureStore(tmp_path / "cached" / "feature_cache"))
-    fit_plan(cached, dm, plan, tmp_path / "cached", options(), phase_data=hook)
+    fit_plan(cached, dm, plan, tmp_path / "cached", options(precision), phase_data=hook)
     assert hook.last is not None and hook.last.hits == {"train": False, "val": False}
     acc_u, acc_c = val_accuracy(uncached, dm), val_accuracy(cached, dm)
     assert acc_c >= 0.9 and abs(acc_c - acc_u) <= 0.1, (acc_c, acc_u)
     # the backbone is untouched and the head is what the full model uses: logits agree exactly
+    # (validation features are fp32 under any training precision, like all validation)
     assert torch.equal(cached.backbone.state_dict()["model.stem.0.weight"], tiny_model().backbone.state_dict()["model.stem.0.weight"])
     val_features = hook.last.datasets["val"].features
     cached.eval()
     with torch.no_grad():
         x = torch.stack([dm.val_dataset[i][0] for i in range(len(dm.val_dataset))])
         assert torch.allclose(cached(x), cached.head(val_features), atol=1e-5)
+    # the final evaluation of a head-only model reuses those features: no backbone pass
+    logits, labels = hook.val_logits(cached)
+    assert torch.allclose(logits, cached(x), atol=1e-5) and labels.tolist() == [y for _, y in dm.val_dataset.items]
+    uncached_hook = CachedPhaseData(dm, FeatureStore(None))
+    assert uncached_hook.val_logits(cached) is None  # nothing cached for this backbone: the caller runs the model
 
 
 def test_cache_augment_views_shape_and_draw(images: Path) -> None:

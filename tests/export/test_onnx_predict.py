@@ -164,6 +164,26 @@ def test_image_prediction_does_not_import_torch(image_export):
                             out["results"], atol=1e-3)
 
 
+CLI_SCRIPT = """
+import json, sys
+from headstart.cli import main
+code = main(["predict", *sys.argv[1:], "--json", "--top-k", "2"])
+print(json.dumps({"code": code, "torch": "torch" in sys.modules}))
+"""
+
+
+def test_predict_cli_with_onnx_does_not_import_torch(image_export):
+    """`headstart predict RUN FOLDER --onnx` (the README's promise): no torch anywhere on that path."""
+    run_dir, onnx_path = image_export
+    folder = run_dir.parents[1] / "data" / "val"
+    done = subprocess.run([sys.executable, "-c", CLI_SCRIPT, str(run_dir), str(folder), "--onnx", str(onnx_path)],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(SRC)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    *predictions, last = done.stdout.strip().splitlines()
+    assert json.loads(last) == {"code": 0, "torch": False}
+    assert [json.loads(line)["input"] for line in predictions] == val_images(run_dir)
+
+
 # ----------------------------------------------------------------------------- text
 @pytest.mark.skipif(_tinybert_ready() is not None, reason=str(_tinybert_ready()))
 def test_text_onnx_predictor_tokenizes_and_predicts_like_predictor(tmp_path_factory, tmp_path):

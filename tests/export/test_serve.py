@@ -295,6 +295,12 @@ def test_invalid_json_is_400(text_client):
     assert response.status_code == 400 and "not valid JSON" in _detail(response)
 
 
+def test_deeply_nested_json_is_400_not_a_recursion_error(text_client):
+    body = b'{"texts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = text_client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "nests JSON too deeply" in _detail(response)
+
+
 def test_bad_top_k_is_422_with_a_string_detail(image_client):
     response = image_client.post("/predict", params={"top_k": 0}, files={"file": ("a.png", image_bytes(10))})
     assert response.status_code == 422 and "top_k" in _detail(response)
@@ -403,7 +409,10 @@ def test_cli_serve_passes_flags_and_checks_the_run_folder(monkeypatch, tmp_path)
     result = runner.invoke(app, ["serve", str(tmp_path), "--port", "9001", "--max-upload-mb", "2"])
     assert result.exit_code == 0, result.output
     assert calls == [(tmp_path, {"host": "127.0.0.1", "port": 9001, "max_upload_bytes": 2 * 2**20,
-                                 "top_k": 5, "device": None})]
+                                 "top_k": 5, "device": None, "max_batch": 16})]
+    result = runner.invoke(app, ["serve", str(tmp_path), "--max-batch", "1"])
+    assert result.exit_code == 0 and calls[-1][1]["max_batch"] == 1
+    assert runner.invoke(app, ["serve", str(tmp_path), "--max-batch", "0"]).exit_code == 2
 
     result = runner.invoke(app, ["serve", str(tmp_path / "missing")])
     assert result.exit_code != 0 and "does not exist" in str(result.exception)

@@ -12,7 +12,7 @@ import headstart.cli.compare  # noqa: F401
 import headstart.cli.report  # noqa: F401
 from headstart.cli.app import app
 from headstart.errors import RunError
-from headstart.report.compare import COLUMNS, compare_runs, format_compare_table
+from headstart.report.compare import COLUMNS, compare_runs, format_compare, format_compare_table
 
 
 @pytest.fixture
@@ -44,9 +44,34 @@ def test_errors(tmp_path: Path, two_runs: list[Path]) -> None:
         compare_runs([])
     with pytest.raises(RunError, match="run folder not found"):
         compare_runs([two_runs[0], tmp_path / "missing"])
-    (two_runs[1] / "metrics.json").unlink()
-    with pytest.raises(RunError, match=r"metrics\.json: file is missing"):
+    (two_runs[1] / "metrics.json").write_text("{not json")
+    with pytest.raises(RunError, match=r"metrics\.json"):
         compare_runs(two_runs)
+
+
+def test_folders_that_are_not_finished_runs_are_skipped_with_a_note(tmp_path: Path, two_runs: list[Path]) -> None:
+    lr_find = tmp_path / "lr-find-20260101-120000"
+    lr_find.mkdir()
+    (lr_find / "lr_find.json").write_text("{}")
+    (two_runs[1] / "metrics.json").unlink()  # an interrupted run
+    skipped: list[str] = []
+    assert [r["run"] for r in compare_runs([lr_find, *two_runs], skipped)] == ["two-phase"]
+    assert skipped == [f"{lr_find}: not a run folder (no model.json)", f"{two_runs[1]}: not finished (no metrics.json)"]
+    result = CliRunner().invoke(app, ["compare", str(lr_find), *map(str, two_runs)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "note: skipped" in result.output and "two-phase" in result.output
+    with pytest.raises(RunError, match="None of the given folders is a finished run"):
+        compare_runs([lr_find])
+
+
+def test_long_run_names_stay_on_one_line_at_80_columns(make_run) -> None:
+    names = ["efficientnet_lite0-two-phase-20261130-134501", "tinycnn-fine-tune-20261130-134502"]
+    rows = compare_runs([make_run(name=n) for n in names])
+    for width in (80, 200):
+        console = Console(record=True, width=width)
+        console.print(format_compare(rows, width))
+        text = console.export_text()
+        assert all(name in text for name in names) and "66.67%" in text, text
+        assert ("┃" in text) == (width == 200)  # a table when it fits, else one block per run
 
 
 def test_table(two_runs: list[Path]) -> None:

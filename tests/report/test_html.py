@@ -144,6 +144,53 @@ def test_cli_report_help_has_example() -> None:
     assert "Example: headstart report runs/flowers" in result.output
 
 
+def _epoch_rows(report: str) -> list[str]:
+    section = report.split('id="epochs"', 1)[1].split("</section>", 1)[0]
+    return re.findall(r"<tr(?: class=\"(\w+)\")?><td class=\"n\">", section)
+
+
+def test_kept_epoch_is_highlighted_not_the_best_accuracy(make_run) -> None:
+    run = make_run(name="kept")
+
+    def change(metrics: dict) -> None:
+        epochs = metrics["epochs"]
+        for e, loss, acc in zip(epochs, [0.9, 0.4, 0.6, 0.7], [0.5, 0.6, 0.9, 0.8]):
+            e["val_loss"], e["val_accuracy"] = loss, acc
+    _edit(run / "metrics.json", change)
+    report = write_report(run).read_text()
+    assert _epoch_rows(report) == ["", "best", "", ""]  # epoch 1: lowest val loss, though epoch 2 has the best accuracy
+    assert "the kept epoch (lowest val loss)" in report
+
+
+def test_phase_lr_is_the_set_lr_and_extraction_time_is_shown(make_run) -> None:
+    run = make_run(name="cached")
+
+    def change(metrics: dict) -> None:
+        epochs = metrics["epochs"]
+        epochs[0].update(seconds=0.031, extract_seconds=12.4, lr=5.6e-4)
+        epochs[1].update(seconds=0.02, train_loss=0.3)
+        epochs[2].update(train_loss=0.8)  # jumps at the boundary: augmented images
+    _edit(run / "metrics.json", change)
+    report = write_report(run).read_text()
+    phases = report.split('id="phases"', 1)[1].split("</section>", 1)[0]
+    assert "1.00e-03 →" in phases and "5.60e-04 →" not in phases  # the phase's set head LR, not epoch 0's end LR
+    assert "0.03 (+12.4 feature extraction)" in report and "0.02</td>" in report
+    assert "un-augmented (eval-transform) images" in report
+
+
+def test_resolved_runtime_is_shown_and_wide_tables_scroll(make_run) -> None:
+    import yaml
+
+    run = make_run(name="runtime")
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config.update(precision="32-true", devices="auto", resolved_runtime={"accelerator": "cpu", "devices": 1, "precision": "32-true"})
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    report = write_report(run).read_text()
+    assert "How it ran (resolved at run time)" in report and "<td>accelerator</td><td>cpu</td>" in report
+    assert "auto (devices): chosen at run time" in report
+    assert '<div class="scroll"><table>' in report and ".scroll{overflow-x:auto}" in report
+
+
 def test_auto_reasoning_and_head_kept_verdict_are_shown(image_run: Path) -> None:
     from headstart.report.compare import compare_row
 

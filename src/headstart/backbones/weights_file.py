@@ -70,8 +70,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"(weights_only=True): {reason[:200]}.",
             "Re-save only the tensors: `torch.save(model.state_dict(), path)` or as .safetensors.",
         ) from None
-    except (SafetensorError, RuntimeError, OSError, ValueError, EOFError) as exc:
+    except (SafetensorError, RuntimeError, OSError, ValueError, EOFError, KeyError, IndexError, TypeError) as exc:
+        # a text or random file read as a pickle fails with whatever byte it starts with (KeyError: 101)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, (KeyError, IndexError, TypeError)):
+            first = "not a torch or safetensors file"
         raise WeightsError(
             f"Cannot read weights file {str(path)!r}: {first[:200]}",
             "It must hold plain tensors (a state dict); re-save it with "

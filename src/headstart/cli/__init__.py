@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import HeadstartError
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_VERBOSITY", "error")  # its retry warnings would precede our one error line
     exits, aborts = _exit_types()
     try:
         result = app(args=argv, prog_name="headstart", standalone_mode=False)

@@ -14,3 +14,22 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"headstart {version('headstart')}")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            typer.echo("headstart (version unknown: not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                      help="Print the installed headstart version and exit."),
+) -> None:
+    pass

@@ -5,9 +5,7 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from ..report.compare import compare_runs, format_compare_table
 from .app import app
 
 
@@ -20,9 +18,17 @@ def compare_command(
 
     Example: headstart compare runs/head-only runs/two-phase --json
     """
-    rows = compare_runs(runs)
+    from rich.console import Console
+
+    from ..report.compare import compare_runs, format_compare  # imported on use: --help stays instant
+
+    skipped: list[str] = []
+    rows = compare_runs(runs, skipped)
+    for note in skipped:
+        typer.echo(f"note: skipped {note}", err=True)
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row))
     else:
-        Console().print(format_compare_table(rows))
+        console = Console()
+        console.print(format_compare(rows, console.width))

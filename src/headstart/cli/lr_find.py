@@ -22,6 +22,28 @@ The test trains a copy of the model for the first phase of the strategy (the hea
 """
 
 
+def train_command(config, lr: float) -> str:
+    """The ``headstart train`` command for ``config`` with ``lr``: every option that differs from
+    the defaults (--weights, --image-size, ...), so the pasted command trains what was swept."""
+    import shlex
+    from dataclasses import fields
+
+    from ..config import RunConfig, flag_name
+
+    defaults = RunConfig()
+    parts = ["headstart", "train", shlex.quote(config.data), "--model", shlex.quote(config.model),
+             "--strategy", shlex.quote(config.strategy)]
+    for field in fields(RunConfig):
+        value = getattr(config, field.name)
+        if field.name in ("data", "model", "strategy", "lr") or value == getattr(defaults, field.name):
+            continue
+        if isinstance(value, bool):
+            parts.append(flag_name(field.name) if value else "--no-" + field.name.replace("_", "-"))
+        else:
+            parts += [flag_name(field.name), shlex.quote(str(value))]
+    return " ".join([*parts, "--lr", f"{lr:.2e}"])
+
+
 def _build(config):
     """Model and datamodule for ``config``, built the way ``headstart train`` builds them."""
     from ..runner import build_model
@@ -80,5 +102,4 @@ def lr_find(
     console.print(f"Suggested lr: {result.lr:.2e}  ({result.method}; head LR of phase '{result.phase}': {result.suggestion:.2e})")
     console.print(f"Plot: {paths['plot']}")
     console.print(f"Curve: {paths['json']}")
-    console.print(f"Train with: headstart train {run_config.data} --model {run_config.model} "
-                  f"--strategy {run_config.strategy} --lr {result.lr:.2e}")
+    console.print(f"Train with: {train_command(run_config, result.lr)}", soft_wrap=True)  # one pasteable line

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import typer
 
-from ..report.html import write_report
 from .app import app
 
 
@@ -20,4 +19,6 @@ def report_command(
 
     Example: headstart report runs/flowers
     """
+    from ..report.html import write_report  # matplotlib: imported only when a report is built
+
     typer.echo(str(write_report(run)))

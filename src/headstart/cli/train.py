@@ -81,6 +81,16 @@ def _overrides(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_resume_alone(run: Path, options: dict[str, object]) -> None:
+    """``--resume`` continues a run exactly as it was started: any other option is an error, not ignored."""
+    given = ["DATA" if key == "data" else "--" + key.replace("_", "-") for key, value in options.items() if value is not None]
+    if given:
+        raise ConfigError(f"--resume {run} continues the run with the settings it was started with; "
+                          f"it takes no other options, but got {', '.join(given)}.",
+                          f"Drop them; to train with other settings, start a new run from its config: "
+                          f"headstart train --config {run / 'config.yaml'} --epochs N ...")
+
+
 @contextmanager
 def _resume_hint_on_interrupt(run_dir: Optional[str]) -> Iterator[None]:
     """On Ctrl+C say how to continue (typer turns the interrupt into exit code 130 silently)."""
@@ -98,6 +108,7 @@ def train(data: Optional[str] = None, config: Optional[Path] = None, resume: Opt
     from ..runner import train_run
 
     if resume is not None:
+        _check_resume_alone(resume, {"data": data, "config": config, **flags})
         with _resume_hint_on_interrupt(str(resume)):
             train_run(RunConfig(), resume_dir=resume)
         return

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from ..backbones.data_config import DataConfig
 from ..errors import ConfigError
 from .images import ImageDataset
+from .samplers import eval_sampler
 from .splits import ImageSplit
 from .transforms import build_transforms
 
@@ -37,7 +38,9 @@ def default_num_workers(num_images: int) -> int:
 class ImageDataModule(L.LightningDataModule):
     """Train/val loaders for an :class:`ImageSplit`, preprocessed per the backbone's data config.
 
-    ``num_workers=None`` picks :func:`default_num_workers`. The training loader shuffles with a
+    ``num_workers=None`` picks :func:`default_num_workers`. ``gpu_decode=True`` decodes and
+    augments the training JPEGs on the GPU when one is used (:mod:`headstart.data.gpu_decode`);
+    without CUDA it changes nothing. The training loader shuffles with a
     generator seeded by ``seed`` and drops the last partial batch only when the training set is
     larger than one batch (a single-image batch breaks BatchNorm; a set smaller than a batch must
     still yield one).
@@ -55,6 +58,7 @@ class ImageDataModule(L.LightningDataModule):
         batch_size: int = 32,
         num_workers: int | None = None,
         seed: int = 0,
+        gpu_decode: bool = False,
     ):
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -79,6 +83,8 @@ class ImageDataModule(L.LightningDataModule):
         # One generator for the module's lifetime: successive fits (phases) continue the same
         # seeded stream instead of replaying epoch 0's order.
         self._generator = torch.Generator().manual_seed(seed)
+        self.gpu_decode = bool(gpu_decode) and torch.cuda.is_available()
+        self._gpu_augment = None
 
     def class_counts(self) -> dict[str, int]:
         """Training images per class name, in class order (for class weights or reports)."""
@@ -93,6 +99,12 @@ class ImageDataModule(L.LightningDataModule):
         }
 
     def train_dataloader(self) -> DataLoader:
+        if self.gpu_decode:
+            from .gpu_decode import EncodedImages, collate_encoded
+
+            return DataLoader(EncodedImages(self.split.train), shuffle=True, generator=self._generator,
+                              drop_last=len(self.train_dataset) > self.batch_size, collate_fn=collate_encoded,
+                              **self._loader_options())
         return DataLoader(
             self.train_dataset,
             shuffle=True,
@@ -102,4 +114,16 @@ class ImageDataModule(L.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_dataset, shuffle=False, **self._loader_options())
+        return DataLoader(self.val_dataset, shuffle=False, sampler=eval_sampler(self.val_dataset, self.trainer),
+                          **self._loader_options())
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """With ``gpu_decode``: decode and augment a training batch where it now lives (the GPU)."""
+        from .gpu_decode import GpuAugment, is_encoded_batch
+
+        if not is_encoded_batch(batch):
+            return batch
+        if self._gpu_augment is None:
+            self._gpu_augment = GpuAugment(self.data_config)
+        encoded, labels = batch
+        return self._gpu_augment(encoded, labels.device), labels

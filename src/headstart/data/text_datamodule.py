@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..errors import ConfigError
+from .samplers import eval_sampler
 from .text import TextSplit
 
 
@@ -131,4 +132,5 @@ class TextDataModule(L.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_dataset, shuffle=False, **self._loader_options())
+        return DataLoader(self.val_dataset, shuffle=False, sampler=eval_sampler(self.val_dataset, self.trainer),
+                          **self._loader_options())

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from ..data.samplers import eval_sampler
 from ..errors import ConfigError
 from ..strategies.base import Phase
 
@@ -241,6 +242,18 @@ def _gather_rows(local: torch.Tensor, total: int, trainer: Any) -> torch.Tensor:
 
 # ---------------------------------------------------------------- the datamodule
 
+FP32 = "32-true"
+
+
+def extraction_precision(source: ExtractionSource, trainer: Any) -> str:
+    """The precision ``source``'s features are extracted in: the run's for training features (it is
+    the fast path), fp32 for validation features under mixed precision, because validation always
+    runs in fp32 (engine/module.py). A ``*-true`` precision keeps the weights themselves in low
+    precision, so its validation features use it too."""
+    precision = str(getattr(trainer.precision_plugin, "precision", FP32)) if trainer else FP32
+    return FP32 if source.name == "val" and precision.endswith("-mixed") else precision
+
+
 class FeatureDataModule(L.LightningDataModule):
     """Train/val loaders over cached backbone features of ``model``; extracts them in ``setup``."""
 
@@ -255,30 +268,35 @@ class FeatureDataModule(L.LightningDataModule):
         self.datasets: dict[str, CachedFeatures] = {}
         self.hits: dict[str, bool] = {}
         self.full_batch = False
+        self.extraction_seconds = 0.0  # backbone passes (or cache reads) in setup: not part of any epoch's time
         self._generator = torch.Generator().manual_seed(seed)
 
     def setup(self, stage: str) -> None:
+        import time
+
         names = ["train", "val"] if stage == "fit" else ["val"]
         for name in names:
             if name not in self.datasets:
+                start = time.perf_counter()
                 self.datasets[name] = self._features(self.sources[name])
+                self.extraction_seconds += time.perf_counter() - start
 
     def _features(self, source: ExtractionSource) -> CachedFeatures:
         trainer = self.trainer
         backbone = self.model.backbone
-        precision = str(getattr(trainer.precision_plugin, "precision", "32-true")) if trainer else "32-true"
+        precision = extraction_precision(source, trainer)
         key = cache_key(backbone, source, precision)
         features = self.store.get(key)
         self.hits[source.name] = features is not None
         if features is None:
-            features = self._extract(source, trainer)
+            features = self._extract(source, trainer, precision)
             features = self.store.put(key, features, write=trainer is None or trainer.is_global_zero)
         return CachedFeatures(features, source.labels, source.views)
 
-    def _extract(self, source: ExtractionSource, trainer: Any) -> torch.Tensor:
+    def _extract(self, source: ExtractionSource, trainer: Any, precision: str) -> torch.Tensor:
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         device = trainer.strategy.root_device if trainer else torch.device("cpu")
-        autocast = trainer.precision_plugin.forward_context if trainer else None
+        autocast = trainer.precision_plugin.forward_context if trainer and precision != FP32 else None
         total = len(source.items)
         shard = Subset(source.dataset, list(range(rank, total, world)))
         views = []
@@ -299,7 +317,9 @@ class FeatureDataModule(L.LightningDataModule):
                           drop_last=len(data) > self.batch_size, collate_fn=keep_batch)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.datasets["val"], batch_size=self.batch_size, shuffle=False, collate_fn=keep_batch)
+        data = self.datasets["val"]
+        return DataLoader(data, batch_size=self.batch_size, shuffle=False, sampler=eval_sampler(data, self.trainer),
+                          collate_fn=keep_batch)
 
 
 # ---------------------------------------------------------------- wiring into fit_plan
@@ -358,6 +378,24 @@ class CachedPhaseData:
                                       seed=self.seed + index, channels_last=is_convnet(model))
         self.last.full_batch = phase.converge
         return self.last, True
+
+    @torch.inference_mode()
+    def val_logits(self, model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """fp32 val logits of ``model`` from the cached validation features, or None when the cache
+        holds none for ``model``'s backbone (e.g. fine-tuning changed it, or another process cached them).
+
+        Why: when the final model only trained its head (feature extraction, or a two-phase run
+        that kept a head-phase epoch), the final evaluation needs no backbone pass; the key (with
+        the backbone's weights hash) guarantees these are the features the model computes."""
+        sources = extraction_sources(self.dm)
+        if sources is None:
+            return None
+        val = sources[1]
+        features = self.store.get(cache_key(model.backbone, val, FP32))
+        if features is None:
+            return None
+        model.eval()
+        return model.head(features.float()).float(), val.labels
 
 
 def check_cache_options(cache_features: bool | str, cache_augment: int) -> bool:

@@ -4,7 +4,10 @@ For each phase: make exactly its groups trainable, print the parameter report, b
 ClassifierModule (so the optimizer holds the groups trainable *now*, newly unfrozen ones included)
 and a fresh Trainer, and fit. ``state.json`` in the run folder records finished phases and the
 epoch history; each phase's weights are saved at its end, and Lightning's ``last.ckpt`` lets an
-interrupted phase continue where it stopped (optimizer, scheduler and epoch included).
+interrupted phase continue where it stopped (optimizer, scheduler and epoch included). What a
+resume trusts, whatever moment a kill fell on, is laid out in ``resume_state``; every epoch's
+random streams are a function of (seed, phase, epoch) (``epoch_seed``), so a resumed run trains
+exactly like an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 from ..model import TransferModel
 from ..params.freezing import set_trainable
@@ -24,9 +28,16 @@ from ..params.report import ParamReport, parameter_report
 from ..run_files import read_json, write_json, write_safetensors
 from ..strategies.base import Phase
 from .checkpoint_io import AtomicCheckpointIO
+from .epoch_seed import EpochSeed
+from .divergence import StopOnNonFiniteLoss
 from .history import EpochHistory
+from .kill_point import kill_callbacks, kill_point
 from .module import ClassifierModule
-from .runtime import is_convnet, quiet_lightning, resolve_accelerator, resolve_precision, resolve_strategy
+from .relocatable_checkpoint import RelocatableCheckpoint
+from .resume_state import (epochs_in_checkpoint, finished_history, kept_csv_rows, read_checkpoint, read_state,
+                           read_weights, relative_path, resolve_path, restore_csv_rows)
+from .progress_bar import PhaseProgressBar
+from .runtime import quiet_lightning, resolve_runtime
 
 
 @dataclass
@@ -95,8 +106,19 @@ def _loggers(run_dir: Path, phase_name: str, index: int) -> list[Any]:
 
 
 def _load_module_state(model: TransferModel, ckpt_path: Path) -> None:
-    state = torch.load(ckpt_path, map_location="cpu", weights_only=True)["state_dict"]
+    state = read_checkpoint(ckpt_path)["state_dict"]
     model.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
+
+
+def _kept_score(checkpoint: ModelCheckpoint, path: Path | None) -> torch.Tensor | None:
+    """The phase's best val_loss. Why read it back from the checkpoint: after ``ddp_fork``/``ddp_spawn``
+    Lightning hands the main process the best checkpoint's path but not its score, and without the
+    score the main process would keep the last epoch instead of the best one."""
+    if checkpoint.best_model_score is not None or path is None or not path.exists():
+        return checkpoint.best_model_score
+    saved = torch.load(path, map_location="cpu", weights_only=True).get("callbacks", {})
+    scores = [v.get("best_model_score") for k, v in saved.items() if k.startswith("ModelCheckpoint")]
+    return next((torch.as_tensor(s) for s in scores if s is not None), None)
 
 
 def _fit_interruptible(trainer: L.Trainer, module: ClassifierModule, data: Any, ckpt_path: str | None) -> None:
@@ -145,22 +167,24 @@ def fit_plan(
     state_path = run_dir / "state.json"
     ckpt_root = run_dir / "checkpoints"
     state: dict[str, Any] = {"completed": 0, "history": [], "phases": [p.to_dict() for p in plan]}
-    if resume and state_path.exists():
-        state = read_json(state_path)
+    saved = read_state(run_dir) if resume else None
+    if saved is not None:
+        state = saved
+        state["history"] = finished_history(state)  # the phase in progress gets its epochs from last.ckpt
         done = state["completed"]
         if done:
-            from safetensors.torch import load_file
-
-            model.load_state_dict(load_file(str(ckpt_root / f"phase{done - 1}-end.safetensors")))
+            model.load_state_dict(read_weights(ckpt_root / f"phase{done - 1}-end.safetensors"))
     history: list[dict[str, Any]] = state["history"]
 
     def save_state() -> None:
         write_json(state_path, state)
 
-    accelerator = resolve_accelerator(options.accelerator)
-    precision = resolve_precision(options.precision, accelerator)
-    strategy = resolve_strategy(options.strategy, accelerator, options.devices, options.num_nodes)
-    channels_last = is_convnet(model) if options.channels_last == "auto" else bool(options.channels_last)
+    def save_epoch_state() -> None:
+        save_state()
+        kill_point("state-saved")  # tests: die between state.json and last.ckpt
+
+    runtime = resolve_runtime(options, model)
+    channels_last = runtime.channels_last
     if channels_last:
         model.to(memory_format=torch.channels_last)
     num_classes = model.head.num_classes if hasattr(model.head, "num_classes") else int(model.classes and len(model.classes))
@@ -172,6 +196,7 @@ def fit_plan(
         report = phase_report(model, phase, options.weight_decay)
         if on_phase_start:
             on_phase_start(index, phase, report)
+        kill_point("phase-started")
         data, features_input = (datamodule, False) if phase_data is None else phase_data(index, phase, model)
         converged = features_input and phase.converge  # the head is solved, not stepped (converged_head.py)
         module_type, extra = (ClassifierModule, {}) if not converged else converged_head_module(options)
@@ -188,36 +213,46 @@ def fit_plan(
         phase_dir = ckpt_root / f"phase{index}"
         # A phase on cached features takes seconds: it keeps only its best checkpoint (no per-epoch
         # last.ckpt, which would re-save the whole frozen backbone every epoch) and restarts on resume.
-        checkpoint = ModelCheckpoint(dirpath=phase_dir, filename="best", monitor="val_loss", mode="min",
-                                     save_last=not features_input, save_top_k=1, enable_version_counter=False)
-        callbacks: list[Any] = [checkpoint, EpochHistory(history, phase.name, save_state), *options.extra_callbacks]
+        checkpoint = RelocatableCheckpoint(dirpath=phase_dir, filename="best", monitor="val_loss", mode="min",
+                                           save_last=not features_input, save_top_k=1, enable_version_counter=False)
+        callbacks: list[Any] = [StopOnNonFiniteLoss(phase.name, phase.head_lr), checkpoint, EpochHistory(history, phase.name, save_epoch_state),
+                                EpochSeed(options.seed, index), *kill_callbacks(), *options.extra_callbacks]
+        if options.progress_bar:
+            callbacks.append(PhaseProgressBar(phase.name))
         if options.early_stopping_patience:
             callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=options.early_stopping_patience))
+        last = phase_dir / "last.ckpt"
+        ckpt_path = str(last) if resume and last.exists() else None
+        loggers = _loggers(run_dir, phase.name, index)
+        if resume and rank_zero_only.rank == 0:  # keep the CSV rows of the epochs the checkpoint holds
+            epochs_done = epochs_in_checkpoint(read_checkpoint(last)) if ckpt_path else 0
+            restore_csv_rows(loggers[0], kept_csv_rows(Path(loggers[0].log_dir) / "metrics.csv", epochs_done))
         trainer = L.Trainer(
-            max_epochs=1 if converged else phase.epochs, accelerator=accelerator, devices=options.devices, strategy=strategy,
-            num_nodes=options.num_nodes, precision=precision, callbacks=callbacks,
-            logger=_loggers(run_dir, phase.name, index),
+            max_epochs=1 if converged else phase.epochs, accelerator=runtime.accelerator, devices=runtime.devices, strategy=runtime.strategy,
+            num_nodes=runtime.num_nodes, precision=runtime.precision, callbacks=callbacks,
+            logger=loggers,
             plugins=[AtomicCheckpointIO()], enable_progress_bar=options.progress_bar,
             enable_model_summary=False, num_sanity_val_steps=0, deterministic=False,
             log_every_n_steps=10, limit_train_batches=options.limit_train_batches,
         )
         model.train()  # unfrozen BatchNorm back to train mode; frozen BatchNorm stays in eval
-        last = phase_dir / "last.ckpt"
-        ckpt_path = str(last) if resume and last.exists() else None
         _fit_interruptible(trainer, module, data, ckpt_path)
         if trainer.world_size > 1 and trainer.is_global_zero and state_path.exists():
             history[:] = read_json(state_path)["history"]  # ddp_fork/spawn workers recorded the epochs there
         best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
-        score = checkpoint.best_model_score
+        score = _kept_score(checkpoint, best)
         if best and best.exists() and score is not None and torch.isfinite(score):
             previous = state.get("best")
             if previous is None or float(score) < previous["val_loss"]:
-                state["best"] = {"val_loss": float(score), "path": str(best), "phase": phase.name}
-        if index == len(plan) - 1 and state.get("best") and Path(state["best"]["path"]).exists():
-            _load_module_state(model, Path(state["best"]["path"]))
+                state["best"] = {"val_loss": float(score), "path": relative_path(best, run_dir), "phase": phase.name}
+        best_path = resolve_path(state["best"]["path"], run_dir) if state.get("best") else None
+        if index == len(plan) - 1 and best_path and best_path.exists():
+            _load_module_state(model, best_path)
         if trainer.is_global_zero:
             write_safetensors(ckpt_root / f"phase{index}-end.safetensors", model.state_dict())
+            kill_point("phase-weights-saved")
             state["completed"] = index + 1
+            state["history_done"] = len(history)
             save_state()
     if channels_last:
         model.to(memory_format=torch.contiguous_format)

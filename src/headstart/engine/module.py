@@ -4,6 +4,12 @@ Lightning runs the loops, devices, precision and checkpoints; this module only s
 is (cross-entropy with optional label smoothing and class weights) and which optimizer the phase
 uses: AdamW over the *trainable* parameters only, in discriminative param groups, with linear
 warmup then cosine decay, stepped per batch.
+
+Validation always runs in fp32, whatever the training precision: its numbers pick the kept epoch
+and must describe the model users get (predict, evaluate and export run it in fp32), so a kept
+epoch's val metrics equal the run's headline metrics. Its loss and accuracy are torchmetrics
+states summed over processes, so under DDP every validation item counts exactly once (with the
+unpadded sampler of ``data/samplers.py``).
 """
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..model import TransferModel
@@ -57,6 +64,8 @@ class ClassifierModule(L.LightningModule):
         self.mixer = mixer  # data.augment.BatchMixer: mixup/cutmix with soft targets (image phases only)
         self.train_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+        # the mean over items (not over batches or processes); a NaN loss stays NaN, never silently dropped
+        self.val_loss = MeanMetric(nan_strategy="disable")
 
     def forward(self, inputs: Any) -> torch.Tensor:
         if self.features_input:
@@ -90,11 +99,12 @@ class ClassifierModule(L.LightningModule):
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         x, y = batch
-        logits = self(x)
-        loss = F.cross_entropy(logits.float(), y)
-        self.val_acc(logits, y)
+        with torch.autocast(self.device.type, enabled=False):  # fp32 under mixed precision (module docstring)
+            logits = self(x).float()
+        self.val_acc.update(logits, y)
+        self.val_loss.update(F.cross_entropy(logits, y, reduction="none"))
         bs = y.shape[0]
-        self.log("val_loss", loss, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
+        self.log("val_loss", self.val_loss, on_epoch=True, prog_bar=True, batch_size=bs)
         self.log("val_accuracy", self.val_acc, on_epoch=True, prog_bar=True, batch_size=bs)
 
     def param_groups(self) -> list[dict[str, Any]]:

@@ -1,10 +1,19 @@
-"""Where and how to run: accelerator, precision and memory format, chosen automatically.
+"""Where and how to run: accelerator, devices, precision and memory format, resolved once per run.
 
-bf16 autocast only where it is faster: on CUDA GPUs with bf16 support, and on CPUs where a matmul
-probe (engine/speed.py) measures bf16 faster. CPUs without native bf16 (no avx512_bf16/AMX, like
-the 2-core CI machines) train 2-4x slower with it and stay fp32. channels_last helps convnets on CPU and GPU (measured in bench/).
+``precision: auto`` is fp32 on CPUs and mixed precision on CUDA (bf16 where the GPU has it, else
+fp16). Why not bf16 on CPUs with native bf16 (avx512_bf16/AMX): measured on such a 2-core CPU,
+efficientnet_lite0 fine-tuning gained little (docs/performance.md, bench/precision_bench.py),
+CPUs without it emulate bf16 2-4x slower, and a default that depends on the CPU flags would make
+the same config give different numbers on different machines. bf16 on CPU stays one flag away
+(``--precision bf16-mixed``). channels_last helps convnets on CPU and GPU (measured in bench/).
+
+The resolved choice (:class:`Runtime`) is printed at the start of a run and recorded in its
+``config.yaml`` and ``model.json``, so a run says exactly how it ran.
 """
 from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 
@@ -18,21 +27,29 @@ def resolve_accelerator(accelerator: str = "auto") -> str:
         return "gpu" if torch.cuda.is_available() else "cpu"
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError("--accelerator gpu was asked for but no CUDA GPU is available.", "Use --accelerator cpu or auto.")
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("--accelerator mps was asked for but this machine has no Apple GPU (MPS).", "Use --accelerator cpu or auto.")
     return accelerator
 
 
 def resolve_precision(precision: str, accelerator: str) -> str:
+    """``precision`` itself, or for ``auto``: bf16-mixed on CUDA GPUs with bf16, 16-mixed on older
+    CUDA GPUs, 32-true everywhere else (CPUs included: see the module docstring)."""
     if precision not in PRECISIONS:
         raise ConfigError(f"Unknown precision {precision!r}. Valid: {', '.join(PRECISIONS)}.")
     if precision != "auto":
         return precision
-    if accelerator in ("gpu", "cuda") and torch.cuda.is_bf16_supported():
-        return "bf16-mixed"
-    if accelerator == "cpu":
-        from .speed import bf16_autocast_is_faster  # measured once; False without native bf16
-
-        return "bf16-mixed" if bf16_autocast_is_faster("cpu") else "32-true"
+    if accelerator in ("gpu", "cuda") and torch.cuda.is_available():
+        # native bf16 only (Ampere and newer); older GPUs emulate it slowly and get fp16 with loss scaling
+        return "bf16-mixed" if torch.cuda.is_bf16_supported(including_emulation=False) else "16-mixed"
     return "32-true"
+
+
+def resolve_devices(devices: int | str, accelerator: str) -> int | str:
+    """``devices`` itself, or for ``auto`` the count Lightning would use: 1 on CPU, every GPU on CUDA."""
+    if devices != "auto":
+        return devices
+    return torch.cuda.device_count() if accelerator in ("gpu", "cuda") else 1
 
 
 def launched_externally() -> bool:
@@ -57,6 +74,45 @@ def resolve_strategy(strategy: str, accelerator: str, devices: int | str, num_no
     return "ddp_fork" if accelerator == "cpu" else "ddp"
 
 
+@dataclass(frozen=True)
+class Runtime:
+    """How a run runs, every ``auto`` resolved: what the run prints and records."""
+
+    accelerator: str
+    devices: int | str
+    num_nodes: int
+    strategy: str
+    precision: str
+    channels_last: bool
+    num_workers: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line for the console, e.g. ``Runtime: cpu x1, precision 32-true, 2 data workers, channels_last``."""
+        where = f"{self.accelerator} x{self.devices}" + (f" x{self.num_nodes} nodes" if self.num_nodes > 1 else "")
+        parts = [where, f"precision {self.precision}"]
+        if self.strategy != "auto":
+            parts.append(f"strategy {self.strategy}")
+        if self.num_workers is not None:
+            parts.append(f"{self.num_workers} data workers")
+        parts.append("channels_last" if self.channels_last else "contiguous memory")
+        return "Runtime: " + ", ".join(parts)
+
+
+def resolve_runtime(options: Any, model: torch.nn.Module, num_workers: int | None = None) -> Runtime:
+    """Resolve ``options`` (an ``EngineOptions``: accelerator, devices, num_nodes, strategy,
+    precision, channels_last) for ``model``. Resolved values resolve to themselves."""
+    accelerator = resolve_accelerator(options.accelerator)
+    devices = resolve_devices(options.devices, accelerator)
+    channels_last = is_convnet(model) if options.channels_last == "auto" else bool(options.channels_last)
+    return Runtime(accelerator=accelerator, devices=devices, num_nodes=options.num_nodes,
+                   strategy=resolve_strategy(options.strategy, accelerator, devices, options.num_nodes),
+                   precision=resolve_precision(options.precision, accelerator),
+                   channels_last=channels_last, num_workers=num_workers)
+
+
 def is_convnet(model: torch.nn.Module) -> bool:
     """True when most parameters live in 2-D convolutions (channels_last helps those)."""
     conv = sum(p.numel() for m in model.modules() if isinstance(m, torch.nn.Conv2d) for p in m.parameters(recurse=False))
@@ -75,4 +131,5 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # frozen BatchNorm, on purpose
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")  # small data: fewer batches than log_every_n_steps
     warnings.filterwarnings("ignore", message=".*litlogger.*")

@@ -1,8 +1,11 @@
-"""Measured speed choices: is bf16 autocast faster than fp32 here, and what is this machine's peak?
+"""Speed probes: is bf16 autocast faster than fp32 here, and what is this machine's peak?
 
-Why measure instead of assume: "bf16 is faster" holds on GPUs and on CPUs with native bf16 units
-(avx512_bf16, AMX), but CPUs without them emulate it and run 2-4x *slower*. A small matmul probe
-settles it once per process; the engine only picks bf16 autocast where the probe says it wins.
+Why measure instead of assume: "bf16 is faster" holds on GPUs and, for matmuls, on CPUs with
+native bf16 units (avx512_bf16, AMX), but CPUs without them emulate it and run 2-4x *slower*.
+The benchmarks report these probes next to their results. The engine does not consult them:
+``precision: auto`` is fp32 on every CPU (engine/runtime.py), because a faster matmul did not make
+fine-tuning meaningfully faster (docs/performance.md) and a per-machine default would make the
+same config give different numbers on different CPUs.
 """
 from __future__ import annotations
 

@@ -112,6 +112,10 @@ def open_rgb(item: Any) -> Image.Image:
         if image.mode == "P" and "transparency" in image.info:
             image = image.convert("RGBA")
         return image if image.mode == "RGB" else image.convert("RGB")
+    except Image.DecompressionBombError as exc:
+        name = item if isinstance(item, (str, Path)) else "upload"
+        raise DataError(f"Image {name} is too large to decode safely ({exc}".split(", could be")[0] + ").",
+                        "Downscale it first.") from None
     except (UnidentifiedImageError, OSError) as exc:
         name = item if isinstance(item, (str, Path)) else "upload"
         raise DataError(f"Cannot read image {name}: {type(exc).__name__}.",
@@ -258,7 +262,12 @@ class OnnxPredictor:
         available = ort.get_available_providers()
         chosen = list(providers) if providers else [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
                                                      if p in available]
-        session = ort.InferenceSession(str(onnx_path), providers=chosen)
+        try:
+            session = ort.InferenceSession(str(onnx_path), providers=chosen)
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
+            detail = str(exc).splitlines()[0].split(" : ")[-1][:200] if str(exc) else type(exc).__name__
+            raise RunError(f"{onnx_path} is not a usable ONNX model ({detail}).",
+                           "Export it again with `headstart export RUN --format onnx`.") from None
         return cls(session, spec, tokenizer_dir)
 
     def _encode(self, batch: Sequence[Any]) -> dict[str, np.ndarray]:
@@ -278,22 +287,27 @@ class OnnxPredictor:
         out = [self._run(self._encode(b)) for b in _batches(list(inputs), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), dtype=np.float32)
 
-    def predict_proba(self, inputs: Sequence[Any], batch_size: int = 32, tta: bool = False,
-                      progress: bool = False) -> np.ndarray:
-        """Class probabilities; ``tta`` averages with the horizontal flip (images), as Predictor does."""
-        batches: Iterable = list(_batches(list(inputs), batch_size))
-        if progress and len(batches) > 1:
-            from rich.progress import track
+    def iter_proba(self, inputs: Sequence[Any], batch_size: int = 32, tta: bool = False,
+                   progress: bool = False) -> Iterable[np.ndarray]:
+        """Class probabilities batch by batch; ``tta`` averages with the horizontal flip (images),
+        as Predictor does."""
+        from .progress import track_items
 
-            batches = track(batches, description="Predicting (onnxruntime)")
-        out = []
-        for batch in batches:
+        inputs = list(inputs)
+        unit = "img" if self.modality == "image" else "texts"
+        for batch in track_items(_batches(inputs, batch_size), len(inputs), "Predicting (onnxruntime)", unit,
+                                 enabled=progress and len(inputs) > batch_size):
             feeds = self._encode(batch)
             probs = softmax(self._run(feeds))
             if tta and self.modality == "image":
                 flipped = {k: np.ascontiguousarray(v[..., ::-1]) for k, v in feeds.items()}
                 probs = (probs + softmax(self._run(flipped))) / 2
-            out.append(probs)
+            yield probs
+
+    def predict_proba(self, inputs: Sequence[Any], batch_size: int = 32, tta: bool = False,
+                      progress: bool = False) -> np.ndarray:
+        """Class probabilities ``[len(inputs), num_classes]``."""
+        out = list(self.iter_proba(inputs, batch_size, tta, progress))
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), dtype=np.float32)
 
     def predict(self, inputs: Sequence[Any], top_k: int = 5, batch_size: int = 32, tta: bool = False,

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..errors import HeadstartError, RunError
+from ..run_files import write_json
 from ..run_model import RunModel
 from .onnx_predictor import IMAGE_INPUTS, TEXT_INPUTS, write_preprocessing
 
@@ -239,7 +240,7 @@ def _store(parity_path: Path, report: ParityReport, artifact: Path) -> None:
         "file": artifact.name, **report.to_dict(), "torch_version": torch.__version__,
         "created": _dt.datetime.now().isoformat(timespec="seconds"),
     }
-    parity_path.write_text(json.dumps(existing, indent=2) + "\n")
+    write_json(parity_path, existing)  # strict JSON: a NaN difference is written as null
 
 
 def verified_export(

@@ -3,17 +3,24 @@
 Images are decoded and preprocessed exactly like validation images (resize, centre crop,
 normalisation from the weights' data config); texts are tokenised with the tokenizer saved in the
 run. ``tta=True`` averages the probabilities of the image and its horizontal flip.
+
+Many images stream through a batched DataLoader whose workers decode while the model runs, so a
+folder of 10k images costs one batch of memory, not 10k decoded images.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+import os
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from ..run_model import RunModel, load_run
 from .onnx_predictor import format_predictions, open_rgb  # torch-free, shared with the ONNX predictor
+from .progress import track_items
+
+MAX_WORKERS = 4
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -41,34 +48,59 @@ class Predictor:
     def from_run(cls, run_dir: str | Path, device: str | None = None) -> "Predictor":
         return cls(load_run(run_dir), device)
 
-    def _image_tensor(self, item: Any) -> torch.Tensor:
-        return self.transform(open_rgb(item))
-
     def _encode(self, batch: Sequence[Any]) -> Any:
         if self.modality == "image":
-            return torch.stack([self._image_tensor(x) for x in batch]).to(self.device)
+            return torch.stack([self.transform(open_rgb(x)) for x in batch]).to(self.device)
         from ..data.text_datamodule import tokenize_texts
 
         enc = tokenize_texts(self.tokenizer, [str(t) for t in batch], self.max_length)
         return {k: v.to(self.device) for k, v in enc.items()}
 
-    @torch.inference_mode()
-    def predict_proba(self, inputs: Sequence[Any], batch_size: int = 32, tta: bool = False, progress: bool = False) -> np.ndarray:
-        """Class probabilities, shape ``[len(inputs), num_classes]``."""
-        out = []
-        batches = list(_batches(list(inputs), batch_size))
-        iterator: Iterable = batches
-        if progress and len(batches) > 1:
-            from rich.progress import track
+    def _encoded_batches(self, inputs: list[Any], batch_size: int, workers: int | None) -> Iterator[tuple[int, Any]]:
+        """``(batch length, model input)`` in order; image files are decoded by loader workers when
+        there is more than one batch (``workers=None``: one per spare core, at most 4). In-memory
+        images (the service's uploads) are decoded here: shipping them to workers costs more."""
+        batches = list(_batches(inputs, batch_size))
+        if workers is None:
+            files = all(isinstance(x, (str, os.PathLike)) for x in inputs)
+            workers = loader_workers() if len(batches) > 1 and files else 0
+        if self.modality != "image" or workers == 0:
+            for batch in batches:
+                yield len(batch), self._encode(batch)
+            return
+        loader = torch.utils.data.DataLoader(
+            _DecodedImages(inputs, self.transform), batch_size=batch_size, num_workers=workers,
+            collate_fn=_stack_or_error, pin_memory=self.device.type == "cuda")
+        for x in loader:
+            if isinstance(x, str):  # a worker could not decode an image: its DataError message
+                from ..errors import DataError
 
-            iterator = track(batches, description="Predicting")
-        for batch in iterator:
-            x = self._encode(batch)
+                raise DataError(x)
+            yield len(x), x.to(self.device, non_blocking=True)
+
+    @torch.inference_mode()
+    def iter_proba(self, inputs: Sequence[Any], batch_size: int = 32, tta: bool = False,
+                   progress: bool = False, workers: int | None = None) -> Iterator[np.ndarray]:
+        """Class probabilities batch by batch, in input order (memory stays one batch deep)."""
+        from ..errors import ConfigError
+
+        if batch_size < 1:
+            raise ConfigError(f"batch size {batch_size} must be at least 1; pass e.g. --batch-size 32.")
+        inputs = list(inputs)
+        unit = "img" if self.modality == "image" else "texts"
+        encoded = self._encoded_batches(inputs, batch_size, workers)
+        for _, x in track_items(encoded, len(inputs), "Predicting", unit,
+                                enabled=progress and len(inputs) > batch_size, size=lambda pair: pair[0]):
             probs = self.model(x).float().softmax(1)
             if tta and self.modality == "image":
                 probs = (probs + self.model(torch.flip(x, dims=[3])).float().softmax(1)) / 2
-            out.append(probs.cpu())
-        return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), dtype=np.float32)
+            yield probs.cpu().numpy()
+
+    def predict_proba(self, inputs: Sequence[Any], batch_size: int = 32, tta: bool = False, progress: bool = False,
+                      workers: int | None = None) -> np.ndarray:
+        """Class probabilities, shape ``[len(inputs), num_classes]``."""
+        out = list(self.iter_proba(inputs, batch_size, tta, progress, workers))
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes)), dtype=np.float32)
 
     @torch.inference_mode()
     def predict_logits(self, inputs: Sequence[Any], batch_size: int = 32) -> np.ndarray:
@@ -77,3 +109,36 @@ class Predictor:
     def predict(self, inputs: Sequence[Any], top_k: int = 5, batch_size: int = 32, tta: bool = False, progress: bool = False) -> list[dict[str, Any]]:
         probs = self.predict_proba(inputs, batch_size=batch_size, tta=tta, progress=progress)
         return format_predictions(probs, self.classes, top_k)
+
+
+def loader_workers() -> int:
+    """Decoding workers for prediction: one per core the model does not need, at most 4."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS / Windows
+        cpus = os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cpus - 1))
+
+
+class _DecodedImages(torch.utils.data.Dataset):
+    """Images (paths or bytes) preprocessed for the model; an unreadable one becomes its error text."""
+
+    def __init__(self, items: Sequence[Any], transform: Any):
+        self.items, self.transform = items, transform
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> torch.Tensor | str:
+        from ..errors import HeadstartError
+
+        try:
+            return self.transform(open_rgb(self.items[index]))
+        except HeadstartError as exc:  # raised in the main process, not wrapped in a worker traceback
+            return str(exc)
+
+
+def _stack_or_error(samples: list[torch.Tensor | str]) -> torch.Tensor | str:
+    errors = [s for s in samples if isinstance(s, str)]
+    return errors[0] if errors else torch.stack(samples)
+

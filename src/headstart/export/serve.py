@@ -41,6 +41,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
 from headstart.errors import ConfigError, HeadstartError
+from headstart.export.batching import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_S, MicroBatcher
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +209,8 @@ async def _read_texts(request: Request, limits: _Limits) -> list[str]:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise _reject(400, f"request body is not valid JSON ({error}); {_TEXT_HINT}") from None
+    except RecursionError:  # e.g. [[[[...]]]] thousands deep: nothing a text request needs
+        raise _reject(400, f"request body nests JSON too deeply; {_TEXT_HINT}") from None
     if not isinstance(payload, dict) or TEXT_FIELD not in payload:
         raise _reject(422, f"missing field '{TEXT_FIELD}': {_TEXT_HINT}")
     unknown = sorted(set(payload) - {TEXT_FIELD})
@@ -299,29 +302,42 @@ def create_app(
     top_k: int = 5,
     batch_size: int = 32,
     max_image_pixels: int = 64_000_000,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    max_wait_ms: float = DEFAULT_MAX_WAIT_S * 1000,
 ) -> FastAPI:
     """Build the FastAPI app that serves ``predictor``: ``/health``, ``/labels``, ``/predict``, ``/docs``.
 
     Limits bound what one request may cost: ``max_upload_bytes`` caps the whole request body,
     ``max_files``/``max_texts`` the inputs per request, ``max_image_pixels`` the decoded size of one
-    image. Inference runs in the thread pool so the event loop keeps answering; calls to
-    ``predictor.predict`` are serialised by a lock because the Predictor is not promised to be
-    thread-safe and one batch already uses every core, while decoding and parsing stay parallel.
+    image. Inference runs in the thread pool so the event loop keeps answering, and decoding and
+    parsing stay parallel. Concurrent requests are micro-batched (:mod:`headstart.export.batching`):
+    those that arrive while the model is busy, or within ``max_wait_ms`` of an idle one, share one
+    forward pass of up to ``max_batch`` inputs. ``max_batch=1`` turns batching off; calls to
+    ``predictor.predict`` are then serialised by a lock, because the Predictor is not promised to be
+    thread-safe and one batch already uses every core.
 
     Example: ``uvicorn.run(create_app(Predictor.from_run("runs/pets")), port=8000)``.
     """
     _check_positive(max_upload_bytes=max_upload_bytes, max_files=max_files, max_texts=max_texts,
                     max_text_chars=max_text_chars, top_k=top_k, batch_size=batch_size,
-                    max_image_pixels=max_image_pixels)
+                    max_image_pixels=max_image_pixels, max_batch=max_batch)
     modality = predictor.modality
     if modality not in ("image", "text"):
         raise ConfigError(f"predictor modality {modality!r} is not served; expected 'image' or 'text'.")
     classes = [str(c) for c in predictor.classes]
     limits = _Limits(max_upload_bytes, max_files, max_texts, max_text_chars, max_image_pixels)
     lock = threading.Lock()
+    batcher = MicroBatcher(predictor, max_batch, max_wait_ms / 1000, batch_size) if max_batch > 1 else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if batcher is not None:
+            batcher.close()
 
     app = FastAPI(title="headstart prediction service", version="1",
-                  description=_description(modality, classes))
+                  description=_description(modality, classes), lifespan=lifespan)
+    app.state.batcher = batcher  # None when batching is off; benchmarks read batcher.batches_run
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -330,6 +346,8 @@ def create_app(
 
     def run_predict(inputs: list[Any], k: int) -> list[dict]:
         try:
+            if batcher is not None:
+                return batcher.submit(inputs, k).result()
             with lock:
                 return predictor.predict(inputs, top_k=k, batch_size=batch_size)
         except HeadstartError as error:
@@ -381,6 +399,7 @@ def create_app(
             raise _reject(415, f"this model classifies text, not file uploads: {_TEXT_HINT}")
         raise _reject(415, f"Content-Type {media_type or '(none)'!r} is not accepted: {_TEXT_HINT}")
 
+
     return app
 
 
@@ -426,17 +445,20 @@ def serve(
     device: str | None = None,
     limit_concurrency: int = 64,
     log_level: str = "info",
+    max_batch: int = DEFAULT_MAX_BATCH,
 ) -> None:
     """Load the Predictor of ``run_dir`` and serve it over HTTP until interrupted (Ctrl+C).
 
     Binds to loopback by default; pass ``host="0.0.0.0"`` only to expose the model to the network.
     ``limit_concurrency`` answers 503 beyond that many open connections, which with
-    ``max_upload_bytes`` bounds the memory that request bodies can take.
+    ``max_upload_bytes`` bounds the memory that request bodies can take. ``max_batch`` inputs
+    from concurrent requests share one forward pass (1 turns micro-batching off).
 
     Example: ``serve("runs/pets", port=8000)`` then ``curl -F file=@cat.jpg localhost:8000/predict``.
     """
     from headstart.export.predictor import Predictor
 
     predictor = Predictor.from_run(run_dir, device=device)
-    app = create_app(predictor, max_upload_bytes=max_upload_bytes, max_files=max_files, top_k=top_k)
+    app = create_app(predictor, max_upload_bytes=max_upload_bytes, max_files=max_files, top_k=top_k,
+                     max_batch=max_batch)
     uvicorn.run(app, host=host, port=port, log_level=log_level, limit_concurrency=limit_concurrency)

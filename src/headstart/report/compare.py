@@ -67,14 +67,36 @@ def _strategy_text(model: dict[str, Any], metrics: dict[str, Any]) -> str:
     return f"{text} ({'; '.join(notes)})" if notes else text
 
 
-def compare_runs(run_dirs: Iterable[str | Path]) -> list[dict[str, Any]]:
+def not_a_finished_run(run_dir: Path) -> str | None:
+    """Why ``run_dir`` is no finished run to compare (None if it is one): an ``lr-find`` output, an
+    unfinished or failed run. A run with a damaged file is not skipped: that is an error."""
+    if not run_dir.is_dir():
+        return None  # compare_row names a missing folder
+    if not (run_dir / "model.json").is_file():
+        return "not a run folder (no model.json)"
+    if not (run_dir / "metrics.json").is_file():
+        return "not finished (no metrics.json)"
+    return None
+
+
+def compare_runs(run_dirs: Iterable[str | Path], skipped: list[str] | None = None) -> list[dict[str, Any]]:
     """Rows for each run folder, in the order given.
 
+    Folders that are not finished runs (``runs/*`` also matches lr-find outputs and interrupted
+    runs) are left out; each is described in ``skipped`` ("path: reason") when a list is given.
     Raises RunError for an empty list, a missing folder or a broken metrics/model file.
     """
-    rows = [compare_row(run_dir) for run_dir in run_dirs]
+    rows = []
+    given = [Path(d) for d in run_dirs]
+    for run_dir in given:
+        reason = not_a_finished_run(run_dir)
+        if reason is None:
+            rows.append(compare_row(run_dir))
+        elif skipped is not None:
+            skipped.append(f"{run_dir}: {reason}")
     if not rows:
-        raise RunError("No run folders given to compare.", hint="Fix: pass one or more run folders, e.g. runs/a runs/b.")
+        what = "None of the given folders is a finished run" if given else "No run folders given to compare"
+        raise RunError(f"{what}.", hint="Fix: pass one or more run folders, e.g. runs/a runs/b.")
     return rows
 
 
@@ -85,8 +107,10 @@ def _count(value: int | None) -> str:
 def format_compare_table(rows: list[dict[str, Any]]) -> Table:
     """A rich Table of :func:`compare_runs` rows; the best val accuracy and macro-F1 are bold."""
     table = Table(title="Run comparison", header_style="bold")
-    # Names may fold onto two lines on a narrow terminal; numbers must never be cut off.
-    for name in ("run", "strategy", "backbone"):
+    # Strategy and backbone may fold onto two lines on a narrow terminal; run names and numbers are never cut.
+    longest = max((len(r["run"]) for r in rows), default=3)
+    table.add_column("run", no_wrap=True, min_width=longest)  # never wrapped or cut: names are what you look up
+    for name in ("strategy", "backbone"):
         table.add_column(name, overflow="fold")
     for name in ("val acc", "macro-F1", "time", "trainable", "total"):
         table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
@@ -107,3 +131,25 @@ def format_compare_table(rows: list[dict[str, Any]]) -> Table:
             _count(row["total_params"]),
         )
     return table
+
+
+def format_compare(rows: list[dict[str, Any]], width: int) -> Any:
+    """The comparison for a terminal ``width`` columns wide: the table when it fits without cutting
+    a run name, else one block per run (its name on a line of its own, the numbers indented below)."""
+    from rich.console import Console, Group
+    from rich.measure import Measurement
+    from rich.padding import Padding
+
+    table = format_compare_table(rows)
+    wide = Console(width=10_000)  # measured unconstrained: the table's natural width, nothing folded or cut
+    if Measurement.get(wide, wide.options, table).maximum <= width:
+        return table
+    best_acc = max(r["val_accuracy"] for r in rows)
+    blocks: list[Any] = [Text("Run comparison", style="italic")]
+    for row in rows:
+        mark = " (best)" if len(rows) > 1 and row["val_accuracy"] == best_acc else ""
+        blocks.append(Text(row["run"], style="bold"))
+        blocks.append(Padding(Text(f"{row['strategy']}, {row['backbone']}: val acc {row['val_accuracy']:.2%}{mark}, "
+                           f"macro-F1 {row['macro_f1']:.3f}, {row['wall_time_s']:.1f}s, "
+                           f"{_count(row['trainable_params'])} / {_count(row['total_params'])} params trainable"), (0, 0, 0, 2)))
+    return Group(*blocks)

@@ -67,6 +67,7 @@ th,td{padding:4px 8px;border-bottom:1px solid #eceef2;text-align:left}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.best td{background:#eaf7ea}
 tr.total td{font-weight:600;border-top:2px solid #c9ced8}
+.scroll{overflow-x:auto}
 pre{background:#f0f3f8;padding:10px;border-radius:6px;overflow-x:auto;font-size:.85em}
 figure{margin:10px 0}
 figure img{max-width:100%;height:auto;border:1px solid #eceef2}
@@ -137,7 +138,7 @@ def _table(headers: Iterable[tuple[str, bool]], rows: Iterable[tuple[str, list[s
             f'<td class="n">{cell}</td>' if numeric else f"<td>{cell}</td>" for cell, (_, numeric) in zip(cells, headers)
         )
         body.append(f'<tr class="{css}">{tds}</tr>' if css else f"<tr>{tds}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
 def _section(title: str, body: str, anchor: str) -> str:
@@ -292,16 +293,36 @@ def _phases(run: RunFiles) -> str:
         if in_phase:
             first, last = in_phase[0], in_phase[-1]
             span = f"{first.get('epoch', '?')}–{last.get('epoch', '?')}" if len(in_phase) > 1 else str(first.get("epoch", "?"))
-            lrs = f"{_lr(first.get('lr'))} → {_lr(last.get('lr'))}"
+            lrs = f"{_lr(_phase_head_lr(table) if table else first.get('lr'))} → {_lr(last.get('lr'))}"
             acc = f"{float(last['val_accuracy']):.2%}"
         else:
             span, lrs, acc = "-", "-", "-"
         trained = ", ".join(g["name"] for g in table["groups"] if g["trainable"] > 0) if table else ""
         trainable = f"{_count(table['trainable'])} / {_count(table['total'])}" if table else "-"
         rows.append(("", [_e(name), _e(len(in_phase)), _e(span), _e(lrs), _e(trainable), _e(trained or "-"), _e(acc)]))
-    headers = [("phase", False), ("epochs", True), ("epoch range", False), ("LR start → end", False),
+    headers = [("phase", False), ("epochs", True), ("epoch range", False), ("head LR set → at end", False),
                ("trainable / total", True), ("trained groups", False), ("val acc at end", True)]
     return _section(f"Strategy '{run.strategy}': phases", _table(headers, rows), "phases")
+
+
+def _phase_head_lr(table: dict[str, Any]) -> float | None:
+    """The head LR a phase was set to (its largest group LR, from params.json), before warm-up and decay."""
+    lrs = [float(g["lr"]) for g in table.get("groups", []) if g.get("lr") is not None and g.get("trainable", 0) > 0]
+    return max(lrs) if lrs else None
+
+
+def kept_epoch(epochs: list[dict[str, Any]]) -> int | None:
+    """Index of the epoch whose weights are the final model: the lowest val loss over all phases
+    (the first one on a tie, as the checkpointing keeps it)."""
+    losses = [(float(e["val_loss"]), i) for i, e in enumerate(epochs) if e.get("val_loss") is not None]
+    return min(losses)[1] if losses else None
+
+
+def _seconds(epoch: dict[str, Any]) -> str:
+    seconds = float(epoch.get("seconds") or 0)
+    text = f"{seconds:.2f}" if seconds < 10 else f"{seconds:.1f}"
+    extract = epoch.get("extract_seconds")
+    return text if extract is None else f"{text} (+{float(extract):.1f} feature extraction)"
 
 
 def _param_tables(run: RunFiles) -> str:
@@ -327,14 +348,32 @@ def _epoch_table(run: RunFiles) -> str:
     epochs = run.metrics["epochs"]
     if not epochs:
         return _section("Epochs", '<p class="muted">No epochs recorded.</p>', "epochs")
-    best = max(range(len(epochs)), key=lambda i: float(epochs[i]["val_accuracy"]))
+    best = kept_epoch(epochs)
     rows = []
+
+    def number(value: Any, form: str) -> str:
+        return "-" if value is None else format(float(value), form)
+
     for i, e in enumerate(epochs):
-        cells = [e.get("epoch", i), e["phase"], f"{float(e['train_loss']):.4f}", f"{float(e['val_loss']):.4f}",
-                 f"{float(e['val_accuracy']):.2%}", _lr(e.get("lr")), f"{float(e.get('seconds') or 0):.1f}"]
+        cells = [e.get("epoch", i), e["phase"], number(e.get("train_loss"), ".4f"), number(e.get("val_loss"), ".4f"),
+                 number(e.get("val_accuracy"), ".2%"), _lr(e.get("lr")), _seconds(e)]
         rows.append(("best" if i == best else "", [_e(c) for c in cells]))
-    headers = [("epoch", True), ("phase", False), ("train loss", True), ("val loss", True), ("val acc", True), ("LR", True), ("seconds", True)]
-    return _section("Metrics per epoch", _table(headers, rows) + '<p class="muted">Highlighted: best val accuracy.</p>', "epochs")
+    headers = [("epoch", True), ("phase", False), ("train loss", True), ("val loss", True), ("val acc", True), ("LR at end", True), ("seconds", True)]
+    notes = ["Highlighted: the kept epoch (lowest val loss); its weights are the final model."]
+    if any(e.get("extract_seconds") is not None for e in epochs):
+        notes.append("Epochs on cached features train only the head (the backbone ran once, before the phase: "
+                     "its feature extraction time is shown with the phase's first epoch), which makes them fast.")
+    phases = list(dict.fromkeys(str(e["phase"]) for e in epochs))
+    cached = {str(e["phase"]) for e in epochs if e.get("extract_seconds") is not None}
+    boundary = next((i for i, e in enumerate(epochs) if len(phases) > 1 and str(e["phase"]) == phases[1]), 0)
+    jumped = boundary > 0 and None not in (epochs[boundary].get("train_loss"), epochs[boundary - 1].get("train_loss")) \
+        and float(epochs[boundary]["train_loss"]) > float(epochs[boundary - 1]["train_loss"])
+    if jumped and phases[0] in cached and phases[1] not in cached:
+        notes.append(f"The train loss jumps at the start of '{phases[1]}': '{phases[0]}' trained on features of the "
+                     "un-augmented (eval-transform) images, the next phase on augmented images, which are harder. "
+                     "Compare val loss across the boundary instead.")
+    text = "".join(f'<p class="muted">{_e(n)}</p>' for n in notes)
+    return _section("Metrics per epoch", _table(headers, rows) + text, "epochs")
 
 
 def _class_table(run: RunFiles) -> str:
@@ -384,8 +423,19 @@ def _gallery(run: RunFiles) -> str:
 def _config(run: RunFiles) -> str:
     if run.config is None:
         return _section("Resolved config", '<p class="muted">config.yaml not found in the run folder.</p>', "config")
-    text = yaml.safe_dump(run.config, sort_keys=False, allow_unicode=True, default_flow_style=False)
-    return _section("Resolved config (config.yaml)", f"<pre>{_e(text)}</pre>", "config")
+    config = dict(run.config)
+    runtime = config.pop("resolved_runtime", None) or run.model.get("runtime")
+    parts = []
+    if isinstance(runtime, dict) and runtime:
+        rows = [("", [_e(k), _e(v)]) for k, v in runtime.items()]
+        parts.append("<h3>How it ran (resolved at run time)</h3>" + _table([("setting", False), ("value", False)], rows))
+    auto = sorted(k for k, v in config.items() if v == "auto")
+    text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    parts.append(f"<h3>Options (config.yaml)</h3><pre>{_e(text)}</pre>")
+    if auto:
+        where = "the table above" if parts[0].startswith("<h3>How") else "the console output of the run"
+        parts.append(f'<p class="muted">auto ({_e(", ".join(auto))}): chosen at run time for this machine; see {where}.</p>')
+    return _section("Resolved config", "".join(parts), "config")
 
 
 def render_report(run: RunFiles, plots: dict[str, Path]) -> str:

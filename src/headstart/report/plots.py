@@ -118,10 +118,11 @@ def plot_confusion_matrix(matrix: list[list[int]], classes: list[str], path: Pat
     image = ax.imshow(rates, cmap="Blues", vmin=0.0, vmax=1.0)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
     if n <= MAX_ANNOTATED_CLASSES:
+        size = 14 if n <= 4 else 11 if n <= 8 else 9  # points at 100 dpi: 19 px down to 12 px per digit line
         for i in range(n):
             for j in range(n):
                 colour = "white" if rates[i, j] > 0.6 else "black"
-                ax.text(j, i, f"{int(counts[i, j])}\n{rates[i, j]:.0%}", ha="center", va="center", fontsize=7, color=colour)
+                ax.text(j, i, f"{int(counts[i, j])}\n{rates[i, j]:.0%}", ha="center", va="center", fontsize=size, color=colour)
     _class_ticks(ax, classes, "x", rotate=True)
     _class_ticks(ax, classes, "y")
     ax.set_xlabel("predicted")
