@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/headstart train examples/ants_bees --model efficientnet_lite0 --strategy two-phase --head-epochs 2 --epochs 3
+	$(BIN)/headstart train examples/ants_bees --model efficientnet_lite0
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -14,7 +14,7 @@ from headstart.errors import ConfigError
 def test_defaults() -> None:
     config = RunConfig()
     assert config.model == "efficientnet_lite0" and config.weights == "imagenet"
-    assert config.strategy == "two-phase" and config.head == "linear"
+    assert config.strategy == "auto" and config.head_fit == "converge" and config.augment == "light" and config.head == "linear"
     assert (config.epochs, config.head_epochs, config.lr, config.batch_size) == (5, 2, 1e-3, 32)
     assert config.finetune_lr_factor == 0.1 and config.val_fraction == 0.2
     assert config.seed == 0 and config.output_dir == "runs" and config.name is None

@@ -24,7 +24,8 @@ from .run import Run
 
 
 def train(data: Any, *, val_data: Any = None, classes: Sequence[str] | None = None, image_column: str | None = None,
-          resume: str | Path | None = None, progress: bool = True, **options: Any) -> Run:
+          resume: str | Path | None = None, progress: bool = True, train_transform: Any = None,
+          **options: Any) -> Run:
     from .data.sources import data_source, is_in_memory
     from .runner import train_run
 
@@ -42,7 +43,8 @@ def train(data: Any, *, val_data: Any = None, classes: Sequence[str] | None = No
     elif val_data is not None:
         values["val_data"] = str(val_data)
     config = config_from_dict(values, source="hs.train")
-    result = train_run(config, resume_dir=resume, source=source, val_source=val_source, progress=progress)
+    result = train_run(config, resume_dir=resume, source=source, val_source=val_source, progress=progress,
+                       train_transform=train_transform)
     if result.model is None:  # resuming a run that was already complete: nothing trained, load it
         return Run(result.run_dir)
     from .backbones.data_config import DataConfig
@@ -62,6 +64,8 @@ _EXTRA_DOC = """
     image_column: DataFrame / datasets column holding image paths or images (default: path, image, ...).
     resume: a run folder to continue (in-memory data: pass the same data again).
     progress: False prints nothing (no tables, no progress bar, no Lightning messages).
+    train_transform: your own training transform for images (decoded uint8 [3, H, W] tensor ->
+        normalised float tensor), used instead of --augment; recorded in the run by its repr.
 """
 
 
@@ -70,7 +74,7 @@ def _signature() -> inspect.Signature:
     params = [inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Any)]
     params += [inspect.Parameter(name, keyword, default=default, annotation=annotation) for name, default, annotation in (
         ("val_data", None, Any), ("classes", None, "Sequence[str] | None"), ("image_column", None, "str | None"),
-        ("resume", None, "str | Path | None"), ("progress", True, bool))]
+        ("resume", None, "str | Path | None"), ("progress", True, bool), ("train_transform", None, Any))]
     for name, spec in option_help().items():
         if name not in ("data", "val_data") and spec["cli"]:
             params.append(inspect.Parameter(name, keyword, default=spec["default"], annotation=spec["type"]))

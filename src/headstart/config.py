@@ -147,8 +147,11 @@ class RunConfig:
     head_hidden: int | None = option(None, "Hidden width of the mlp head.", at_least(1), group="model")
     head_dropout: float = option(0.0, "Dropout before the head.", in_range(0, 1), group="model")
     # strategy
-    strategy: str = option("two-phase", "feature-extraction | fine-tune | two-phase | lora (text).", group="strategy")
-    epochs: int = option(5, "Epochs of the main phase (the fine-tune phase in two-phase).", at_least(1), group="strategy")
+    strategy: str = option("auto", "auto (decides from examples per class, a converged linear probe and --time-budget; "
+                           "prints why) | feature-extraction | fine-tune | two-phase | lora (text).", group="strategy")
+    time_budget: str | None = option(None, "auto: training time to fit into, e.g. 90s, 10m, 1h (times a few fine-tuning "
+                                     "steps and sizes the epochs to fit).", lambda v: duration_problem(v), group="strategy")
+    epochs: int = option(5, "Epochs of the main phase (the fine-tune phase in two-phase; a head phase on cached features is solved instead, see --head-fit).", at_least(1), group="strategy")
     head_epochs: int = option(2, "two-phase: epochs training only the head first.", at_least(0), group="strategy")
     lr: float | str = option(1e-3, "Head learning rate, or 'auto' for the LR finder.", positive(allow=("auto",)), group="strategy")
     finetune_lr_factor: float = option(0.1, "two-phase: LR multiplier after unfreezing.", in_range(0, 1, low_open=True, high_open=False), group="strategy")
@@ -159,6 +162,10 @@ class RunConfig:
     lora_r: int = option(8, "LoRA rank (strategy lora).", at_least(1), group="strategy")
     lora_alpha: int = option(16, "LoRA alpha (strategy lora).", at_least(1), group="strategy")
     lora_dropout: float = option(0.05, "LoRA dropout (strategy lora).", in_range(0, 1), group="strategy")
+    head_fit: str = option("converge", "How a head-only phase on cached features trains: converge (linear head: L-BFGS, L2 "
+                           "chosen by 5-fold CV on the training features; mlp head: AdamW early-stopped on 15% of train; "
+                           "--epochs/--head-epochs do not apply to it) | epochs (minibatch AdamW for those epochs).",
+                           one_of("converge", "epochs"), group="strategy")
     # optimisation
     batch_size: int = option(32, "Batch size (per device).", at_least(1), group="optimisation")
     weight_decay: float = option(0.01, "AdamW weight decay (not applied to norms/biases).", at_least(0), group="optimisation")
@@ -166,6 +173,11 @@ class RunConfig:
     class_weights: bool = option(False, "Inverse-frequency class weights for imbalanced data.", group="optimisation")
     early_stopping: int | None = option(None, "Stop a phase after N epochs without val_loss improvement.", at_least(1), group="optimisation")
     seed: int = option(0, "Random seed (split, init, data order).", at_least(0), group="optimisation")
+    augment: str = option("light", "Training augmentation: none | light (random resized crop + flip) | trivial "
+                          "(+ TrivialAugmentWide) | randaugment (+ RandAugment 2 ops, magnitude 9). Images only.",
+                          one_of("none", "light", "trivial", "randaugment"), group="optimisation")
+    mixup: float = option(0.0, "Mixup alpha (timm Mixup, soft-target loss) in phases that see images; 0 = off.", at_least(0), group="optimisation")
+    cutmix: float = option(0.0, "CutMix alpha (timm Mixup, soft-target loss) in phases that see images; 0 = off.", at_least(0), group="optimisation")
     # speed and hardware
     accelerator: str = option("auto", "auto | cpu | gpu.", one_of(*ACCELERATORS), group="hardware")
     devices: int | str = option("auto", "Number of devices (data-parallel), or auto.", at_least(1, allow=("auto",)), group="hardware")
@@ -203,6 +215,29 @@ class RunConfig:
 def flag_name(key: str) -> str:
     """The CLI flag of a config key: ``head_epochs`` -> ``--head-epochs``."""
     return "--" + key.replace("_", "-")
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``"90s"``, ``"10m"``, ``"1.5h"`` or ``"600"`` (seconds); ValueError otherwise."""
+    text = str(text).strip().lower()
+    unit = DURATION_UNITS.get(text[-1:], None)
+    seconds = float(text[:-1] if unit else text) * (unit or 1)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(text)
+    return seconds
+
+
+def duration_problem(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        parse_duration(value)
+    except ValueError:
+        return "must be a duration like 90s, 10m or 1h"
+    return None
 
 
 def validate(config: RunConfig, source: str = "config") -> None:

@@ -91,13 +91,61 @@ def build_data(config: RunConfig, backbone: Backbone, source: Any = None, val_so
         config.data, val_path=config.val_data, val_fraction=config.val_fraction, seed=config.seed, strict=config.strict)
     dm = ImageDataModule(split, data_config, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed,
                          gpu_decode=config.gpu_decode)
+    if config.augment != "light":  # the datamodule's own training transform is "light"
+        from .data.augment import train_transform
+
+        dm.train_dataset.transform = train_transform(data_config, config.augment)
     return dm, split, data_config
 
 
-def strategy_options(config: RunConfig, lr: float) -> StrategyOptions:
-    return StrategyOptions(epochs=config.epochs, lr=lr, head_epochs=config.head_epochs,
+def strategy_options(config: RunConfig, lr: float, epochs: int | None = None) -> StrategyOptions:
+    return StrategyOptions(epochs=epochs or config.epochs, lr=lr, head_epochs=config.head_epochs,
                            finetune_lr_factor=config.finetune_lr_factor, layer_decay=config.layer_decay,
                            lr_spread=config.lr_spread, warmup_fraction=config.warmup_fraction, gradual=config.gradual)
+
+
+def converge_head_phases(plan: list[Phase], config: RunConfig) -> list[Phase]:
+    """Mark head-only phases to be solved to convergence when they will run on cached features."""
+    from dataclasses import replace
+
+    from .engine.feature_cache import check_cache_options
+
+    if config.head_fit != "converge" or config.task == "multi-label" or not check_cache_options(
+            config.cache_features, config.cache_augment):  # the solver is multinomial: multi-label heads train by epochs
+        return plan
+    return [replace(p, converge=True) if p.backbone_frozen else p for p in plan]
+
+
+def check_augment(config: RunConfig, modality: str, dm: Any, custom: Callable | None) -> dict[str, Any]:
+    """Validate the augmentation options for ``modality``, install a custom transform; what to record."""
+    from .data.augment import describe_augment
+
+    if modality == "text" and (config.mixup or config.cutmix or custom is not None):
+        raise ConfigError("mixup, cutmix and custom transforms are for images; this run's data is text.",
+                          "Drop --mixup/--cutmix (and train_transform) for text data.")
+    if custom is not None:
+        if not callable(custom):
+            raise ConfigError(f"train_transform={custom!r} is not callable.", "Pass a function or a torchvision transform.")
+        dm.train_dataset.transform = custom
+    return describe_augment(config.augment if modality == "image" else "none", custom, config.mixup, config.cutmix)
+
+
+def finetune_verdict(plan: list[Phase], run_dir: Path) -> dict[str, Any] | None:
+    """Did fine-tuning beat the head? From the best-epoch record; None when the plan has no head phase first."""
+    if len(plan) < 2 or not plan[0].backbone_frozen or not (run_dir / "state.json").is_file():
+        return None
+    state = read_json(run_dir / "state.json")
+    best, history = state.get("best") or {}, state.get("history", [])
+    head = [e["val_loss"] for e in history if e["phase"] == plan[0].name and e.get("val_loss") is not None]
+    tuned = [e["val_loss"] for e in history if e["phase"] != plan[0].name and e.get("val_loss") is not None]
+    if not head or not tuned:
+        return None
+    won = best.get("phase") != plan[0].name
+    message = (f"Fine-tuning beat the head: best val_loss {min(tuned):.4f} against {min(head):.4f} for the head alone."
+               if won else
+               f"Fine-tuning did not beat the head (best val_loss {min(tuned):.4f} against {min(head):.4f}): "
+               "the final model is the head-phase model.")
+    return {"finetune_won": won, "head_val_loss": min(head), "finetune_val_loss": min(tuned), "message": message}
 
 
 def class_weight_tensor(counts: list[int]) -> torch.Tensor:
@@ -172,7 +220,7 @@ def check_before_start(config: RunConfig, model: TransferModel) -> None:
     from .engine.runtime import resolve_accelerator, resolve_precision
 
     lr = 1e-3 if config.lr == "auto" else float(config.lr)  # the finder's LR is not known yet; any value checks the plan
-    plan_for(config.strategy, strategy_options(config, lr), len(model.layer_groups()))
+    plan_for("two-phase" if config.strategy == "auto" else config.strategy, strategy_options(config, lr), len(model.layer_groups()))
     accelerator = resolve_accelerator(config.accelerator)
     resolve_precision(config.precision, accelerator)
     if accelerator in ("gpu", "cuda") and isinstance(config.devices, int) and config.devices > torch.cuda.device_count():
@@ -189,6 +237,7 @@ def train_run(
     source: Any = None,
     val_source: Any = None,
     progress: bool = True,
+    train_transform: Callable | None = None,
 ) -> TrainResult:
     """Train according to ``config``; with ``resume_dir`` continue that run from its config.yaml.
 
@@ -199,11 +248,15 @@ def train_run(
     (``resume.py``); on a complete run it only says so. A start that fails before its first epoch
     is recorded removes the run folder it created, so the name is free again
     (run_folder.remove_failed_start).
+
+    ``train_transform``: your own training transform for images (decoded ``uint8 [3, H, W]`` tensor ->
+    model input), used instead of ``config.augment``; its repr is recorded in model.json.
     """
     created: list[Path] = []
     try:
         return _train_run(config, resume_dir=resume_dir, console=console, phase_data=phase_data, created=created,
-                          source=source, val_source=val_source, progress=progress)
+                          source=source, val_source=val_source, progress=progress,
+                          train_transform=train_transform)
     except Exception:
         for run_dir in created:
             remove_failed_start(run_dir)
@@ -212,7 +265,7 @@ def train_run(
 
 def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Console | None,
                phase_data: Callable | None, created: list[Path], source: Any = None, val_source: Any = None,
-               progress: bool = True) -> TrainResult:
+               progress: bool = True, train_transform: Callable | None = None) -> TrainResult:
     from .data.sources import check_memory_data
 
     console = console or Console(quiet=not progress)
@@ -230,6 +283,8 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
             return TrainResult(resume_dir, finished, None)
     if not config.data:
         raise ConfigError("No training data given.", "Pass DATA (an image folder or a CSV) to `headstart train`.")
+    if config.task == "multi-label" and (config.mixup or config.cutmix):
+        raise ConfigError("mixup/cutmix mix one label per image; this run is multi-label.", "Drop --mixup/--cutmix.")
     if config.task == "multi-label" and config.class_weights:
         raise ConfigError("class_weights is for single-label runs; multi-label training uses per-label thresholds "
                           "instead.", "Drop --class-weights.")
@@ -241,6 +296,7 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
         built.backbone, built.datamodule, built.split, built.data_config, built.model, built.lora)
     classes = list(split.classes)
     check_before_start(config, model)
+    augment = check_augment(config, data_config.modality, dm, train_transform)
     run_dir = prepare_run_dir(config, resume=resume_dir is not None, created=created)  # before the LR finder: fail fast on a clash
     if resume_dir is not None:
         fingerprint = check_resume(run_dir, split, data_config.modality, str(config.data))
@@ -256,7 +312,29 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
         console.print(f"LR finder suggests lr={lr:.2e}")
     if isinstance(lr, str):
         raise ConfigError(f"lr must be a number or 'auto', got {lr!r}.")
-    plan = plan_for(config.strategy, strategy_options(config, float(lr)), len(model.layer_groups()))
+    if phase_data is None:
+        phase_data = cached_phase_data(config, dm, run_dir)
+    strategy, epochs, decision = config.strategy, config.epochs, None
+    if strategy == "auto":
+        from .strategies.auto import AutoDecision, choose_strategy
+
+        recorded = read_json(run_dir / "model.json").get("auto") if (run_dir / "model.json").is_file() else None
+        if resume_dir is not None and recorded:
+            decision = AutoDecision.from_dict(recorded)
+        elif config.task == "multi-label":
+            from .strategies.auto import multilabel_decision
+
+            decision = multilabel_decision(split, len(classes), data_config.modality, config.epochs)
+        else:
+            decision = choose_strategy(config, model, dm, phase_data, t0)
+        strategy, epochs = decision.strategy, decision.epochs
+        console.print(f"[bold]auto[/] chose {decision.reasons}")
+        if strategy == "lora":
+            from .backbones.lora import apply_lora
+
+            lora_info = {"r": config.lora_r, "alpha": config.lora_alpha, "dropout": config.lora_dropout}
+            apply_lora(model, **lora_info)
+    plan = converge_head_phases(plan_for(strategy, strategy_options(config, float(lr), epochs), len(model.layer_groups())), config)
     options = engine_options(config, dm, classes)
     runtime = resolve_runtime(options, model, num_workers=getattr(dm, "num_workers", config.num_workers))
     resolved = config.to_dict()
@@ -281,8 +359,11 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
     if lr_finding is not None:
         console.print(f"LR finder plot: {lr_finding.save(run_dir / 'plots')['plot']}")
     if new or not (run_dir / "model.json").exists():
-        info = model_info(model, config.strategy, data_config, lora_info)
+        info = model_info(model, strategy, data_config, lora_info)
         info["runtime"] = runtime.to_dict()
+        info["augment"] = augment
+        if decision is not None:
+            info["auto"] = decision.to_dict()
         write_json(run_dir / "model.json", info)
     if data_config.modality == "text" and hasattr(backbone, "save_assets") and (new or not (run_dir / BACKBONE_ASSETS).exists()):
         backbone.save_assets(run_dir / BACKBONE_ASSETS)
@@ -300,7 +381,8 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
         phase_reports = list(read_json(run_dir / "params.json").get("phases", []))
 
     def on_phase_start(index: int, phase: Phase, report) -> None:
-        console.print(f"\nPhase {index + 1}/{len(plan)}: {phase.name} ({phase.epochs} epoch{'s' if phase.epochs != 1 else ''})")
+        length = "solved to convergence on cached features" if phase.converge else f"{phase.epochs} epoch{'s' if phase.epochs != 1 else ''}"
+        console.print(f"\nPhase {index + 1}/{len(plan)}: {phase.name} ({length})")
         console.print(report.to_rich())
         del phase_reports[index:]
         phase_reports.append(report.to_dict())
@@ -312,8 +394,6 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
         last = phase_reports[-1]
         write_json(run_dir / "params.json", {"total": last["total"], "trainable": last["trainable"], "phases": phase_reports})
 
-    if phase_data is None:
-        phase_data = cached_phase_data(config, dm, run_dir)
     os.environ[RUN_NAME_ENV] = run_dir.name  # for DDP workers that Lightning starts by re-running this command
     try:
         history = fit_plan(model, dm, plan, run_dir, options, resume=resume_dir is not None,
@@ -341,10 +421,19 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
     metrics["epochs"] = history
     metrics["wall_time_s"] = round(time.perf_counter() - t0, 2)
     metrics["train_size"], metrics["val_size"] = len(split.train), len(split.val)
+    if decision is not None:
+        metrics["auto"] = decision.to_dict()
+    verdict = finetune_verdict(plan, run_dir)
+    if verdict:
+        metrics["finetune_verdict"] = verdict
     write_json(run_dir / "metrics.json", metrics)
     write_json(run_dir / "val_predictions.json", {"classes": classes, "items": items})
     _write_report(run_dir, console)
     console.print(summary_table(history))
+    if decision is not None:
+        console.print(f"auto chose {decision.reasons}")
+    if verdict and not verdict["finetune_won"]:
+        console.print(f"[yellow]{verdict['message']}[/]")
     headline = (f"mAP={metrics['val_map']:.4f}  micro_f1={metrics['micro_f1']:.4f}  exact_match" if "val_map" in metrics
                 else "val_accuracy")
     console.print(f"\n{headline}={metrics['val_accuracy']:.4f}  macro_f1={metrics['macro_f1']:.4f}  "
@@ -366,6 +455,7 @@ def engine_options(config: RunConfig, dm: Any, classes: list[str]) -> EngineOpti
         class_weights=class_weight_tensor(counts) if counts else None,
         early_stopping_patience=config.early_stopping, channels_last=config.channels_last,
         limit_train_batches=config.limit_train_batches, compile=config.compile,
+        mixup=config.mixup, cutmix=config.cutmix,
     )
 
 

@@ -189,3 +189,18 @@ def test_resolved_runtime_is_shown_and_wide_tables_scroll(make_run) -> None:
     assert "How it ran (resolved at run time)" in report and "<td>accelerator</td><td>cpu</td>" in report
     assert "auto (devices): chosen at run time" in report
     assert '<div class="scroll"><table>' in report and ".scroll{overflow-x:auto}" in report
+
+
+def test_auto_reasoning_and_head_kept_verdict_are_shown(image_run: Path) -> None:
+    from headstart.report.compare import compare_row
+
+    reasons = "feature-extraction: the smallest class has 4 training examples."
+    _edit(image_run / "model.json", lambda m: m.update(auto={"strategy": "two-phase", "reasons": reasons}))
+    verdict = {"finetune_won": False, "message": "Fine-tuning did not beat the head: the final model is the head-phase model."}
+    _edit(image_run / "metrics.json", lambda m: m.update(auto={"reasons": reasons}, finetune_verdict=verdict))
+    findings = dict((text, level) for level, text in diagnose(load_run(image_run)))
+    assert findings[f"Strategy chosen by auto: {reasons}"] == "info"
+    assert findings[verdict["message"]] == "warn"
+    html = write_report(image_run).read_text()
+    assert "(chosen by auto)" in html and "did not beat the head" in html
+    assert compare_row(image_run)["strategy"] == "two_phase (auto; head kept: fine-tuning did not beat it)"

@@ -270,6 +270,7 @@ class FeatureDataModule(L.LightningDataModule):
         self.channels_last = channels_last
         self.datasets: dict[str, CachedFeatures] = {}
         self.hits: dict[str, bool] = {}
+        self.full_batch = False
         self.extraction_seconds = 0.0  # backbone passes (or cache reads) in setup: not part of any epoch's time
         self._generator = torch.Generator().manual_seed(seed)
 
@@ -313,6 +314,8 @@ class FeatureDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         data = self.datasets["train"]
+        if self.full_batch:  # a converged head reads all features itself; one batch drives its one step
+            return DataLoader(data, batch_size=max(1, len(data)), collate_fn=keep_batch)
         return DataLoader(data, batch_size=self.batch_size, shuffle=True, generator=self._generator,
                           drop_last=len(data) > self.batch_size, collate_fn=keep_batch)
 
@@ -376,6 +379,7 @@ class CachedPhaseData:
 
         self.last = FeatureDataModule(model, *sources, store=self.store, batch_size=self.dm.batch_size,
                                       seed=self.seed + index, channels_last=is_convnet(model))
+        self.last.full_batch = phase.converge
         return self.last, True
 
     @torch.inference_mode()

@@ -56,6 +56,8 @@ class EngineOptions:
     limit_train_batches: int | float | None = None
     strategy: str = "auto"  # Lightning strategy; auto = ddp / ddp_fork when several processes (runtime.resolve_strategy)
     compile: bool = False
+    mixup: float = 0.0  # Beta alphas for timm's Mixup in phases that see images (data/augment.py)
+    cutmix: float = 0.0
     extra_callbacks: list[Any] = field(default_factory=list)
     loggers: str = "csv"  # config.logger: csv,tensorboard,mlflow,wandb (engine/loggers.py)
     hyperparams: dict[str, Any] | None = None  # logged once per run (the resolved config)
@@ -82,6 +84,14 @@ def phase_report(model: TransferModel, phase: Phase, weight_decay: float) -> Par
     groups = discriminative_param_groups(model, phase.head_lr, layer_decay=phase.layer_decay,
                                          lr_spread=phase.lr_spread, weight_decay=weight_decay)
     return parameter_report(model, groups, phase=phase.name)
+
+
+def converged_head_module(options: EngineOptions) -> tuple[type, dict[str, Any]]:
+    from .converged_head import ConvergedHeadModule
+    from .linear_probe import ProbeOptions
+
+    probe = ProbeOptions(seed=options.seed, label_smoothing=options.label_smoothing, weight_decay=options.weight_decay)
+    return ConvergedHeadModule, {"probe_options": probe}
 
 
 def _load_module_state(model: TransferModel, ckpt_path: Path) -> None:
@@ -180,10 +190,16 @@ def fit_plan(
             on_phase_start(index, phase, report)
         kill_point("phase-started")
         data, features_input = (datamodule, False) if phase_data is None else phase_data(index, phase, model)
-        module = ClassifierModule(
+        converged = features_input and phase.converge  # the head is solved, not stepped (converged_head.py)
+        module_type, extra = (ClassifierModule, {}) if not converged else converged_head_module(options)
+        if (options.mixup or options.cutmix) and not features_input:
+            from ..data.augment import BatchMixer
+
+            extra["mixer"] = BatchMixer(num_classes, options.mixup, options.cutmix, options.label_smoothing)
+        module = module_type(
             model, phase, num_classes=num_classes, weight_decay=options.weight_decay,
             label_smoothing=options.label_smoothing, class_weights=options.class_weights,
-            features_input=features_input, channels_last=channels_last and not features_input)
+            features_input=features_input, channels_last=channels_last and not features_input, **extra)
         if options.compile:
             module.forward = torch.compile(module.forward)  # type: ignore[method-assign]  # state_dict keys unchanged
         phase_dir = ckpt_root / f"phase{index}"
@@ -206,7 +222,7 @@ def fit_plan(
         if resume and rank_zero_only.rank == 0 and index == state["completed"]:  # keep the CSV rows of the epochs done
             trim_csv_for_resume(loggers, index, epochs_in_checkpoint(read_checkpoint(last)) if ckpt_path else 0)
         trainer = L.Trainer(
-            max_epochs=phase.epochs, accelerator=runtime.accelerator, devices=runtime.devices, strategy=runtime.strategy,
+            max_epochs=1 if converged else phase.epochs, accelerator=runtime.accelerator, devices=runtime.devices, strategy=runtime.strategy,
             num_nodes=runtime.num_nodes, precision=runtime.precision, callbacks=callbacks,
             logger=loggers or False,
             plugins=[AtomicCheckpointIO()], enable_progress_bar=options.progress_bar,

@@ -59,6 +59,7 @@ class EpochHistory(L.Callback):
         extraction = getattr(trainer.datamodule, "extraction_seconds", None)  # cached-feature phases
         if extraction is not None and not any(e["phase"] == self.phase_name for e in self.history):
             entry["extract_seconds"] = round(float(extraction), 3)
+        entry.update(getattr(pl_module, "history_extras", None) or {})  # e.g. a converged head's solver result
         if trainer.is_global_zero:
             self.history.append(entry)
             if self.on_epoch:

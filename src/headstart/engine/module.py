@@ -49,6 +49,7 @@ class ClassifierModule(L.LightningModule):
         class_weights: torch.Tensor | None = None,
         features_input: bool = False,
         channels_last: bool = False,
+        mixer: Any = None,
     ):
         super().__init__()
         self.model = model
@@ -63,6 +64,7 @@ class ClassifierModule(L.LightningModule):
         self.train_acc = self.objective.accuracy()
         self.val_acc = self.objective.accuracy()
         self.val_extra = torch.nn.ModuleDict(self.objective.extra_val_metrics())
+        self.mixer = mixer  # data.augment.BatchMixer: mixup/cutmix with soft targets (image phases only)
         # the mean over items (not over batches or processes); a NaN loss stays NaN, never silently dropped
         self.val_loss = MeanMetric(nan_strategy="disable")
 
@@ -80,8 +82,16 @@ class ClassifierModule(L.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y = batch
-        logits = self(x)
-        loss = self._loss(logits, y)
+        if self.mixer is not None and not self.features_input:
+            from timm.loss import SoftTargetCrossEntropy
+
+            x, soft = self.mixer(x, y)
+            y = y[: soft.shape[0]]  # accuracy against each mixed image's first label
+            logits = self(x)
+            loss = SoftTargetCrossEntropy()(logits.float(), soft)
+        else:
+            logits = self(x)
+            loss = self._loss(logits, y)
         self.train_acc(logits.detach(), self.objective.metric_target(y))
         bs = y.shape[0]
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)

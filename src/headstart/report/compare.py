@@ -48,7 +48,7 @@ def compare_row(run_dir: str | Path) -> dict[str, Any]:
     backbone = spec.get("name") if isinstance(spec, dict) else spec
     return {
         "run": root.name,
-        "strategy": str(model.get("strategy") or "unknown"),
+        "strategy": _strategy_text(model, metrics),
         "backbone": str(backbone or "unknown"),
         "val_accuracy": float(metrics["val_accuracy"]),
         "macro_f1": float(metrics["macro_f1"]),
@@ -60,6 +60,16 @@ def compare_row(run_dir: str | Path) -> dict[str, Any]:
         "total_params": int(params["total"]) if params else None,
         "path": str(root),
     }
+
+
+def _strategy_text(model: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """The strategy, marked when auto chose it and when fine-tuning did not beat the head."""
+    text = str(model.get("strategy") or "unknown")
+    notes = ["auto"] if model.get("auto") else []
+    verdict = metrics.get("finetune_verdict")
+    if isinstance(verdict, dict) and verdict.get("finetune_won") is False:
+        notes.append("head kept: fine-tuning did not beat it")
+    return f"{text} ({'; '.join(notes)})" if notes else text
 
 
 def not_a_finished_run(run_dir: Path) -> str | None:

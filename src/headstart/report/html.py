@@ -177,12 +177,25 @@ def diagnose(run: RunFiles) -> list[tuple[str, str]]:
         if min(support) > 0 and max(support) / min(support) >= IMBALANCE_RATIO:
             findings.append(("warn", f"Classes are imbalanced ({max(support)} vs {min(support)} validation items); macro-F1 ({float(metrics['macro_f1']):.3f}) is the fairer summary than accuracy."))
     findings.extend(_curve_findings(metrics["epochs"]))
+    findings.extend(_strategy_findings(run))
     findings.extend(_class_findings(run, support))
     mistakes = confident_mistakes(run.predictions, limit=10**9)
     if mistakes:
         mean_conf = sum(float(m["confidence"]) for m in mistakes) / len(mistakes)
         if mean_conf >= CONFIDENT_WRONG:
             findings.append(("warn", f"Wrong predictions are confident (mean {mean_conf:.0%}): check those items for label noise or a shortcut in the data (see the gallery)."))
+    return findings
+
+
+def _strategy_findings(run: RunFiles) -> list[tuple[str, str]]:
+    """Why ``auto`` chose this strategy, and whether fine-tuning beat the head (both recorded by the run)."""
+    findings: list[tuple[str, str]] = []
+    auto = run.metrics.get("auto") or run.model.get("auto")
+    if isinstance(auto, dict) and auto.get("reasons"):
+        findings.append(("info", f"Strategy chosen by auto: {auto['reasons']}"))
+    verdict = run.metrics.get("finetune_verdict")
+    if isinstance(verdict, dict) and verdict.get("message"):
+        findings.append(("good" if verdict.get("finetune_won") else "warn", str(verdict["message"])))
     return findings
 
 
@@ -244,7 +257,8 @@ def _header(run: RunFiles) -> str:
     lora_line = f"<p>LoRA: {_e(lora)}</p>" if lora else ""
     return (
         f"<header><h1>{_e(run.name)}</h1>"
-        f"<p>Backbone: <b>{_e(run.backbone_name)}</b> &middot; Strategy: <b>{_e(run.strategy)}</b> &middot; "
+        f"<p>Backbone: <b>{_e(run.backbone_name)}</b> &middot; Strategy: <b>{_e(run.strategy)}</b>"
+        f"{' (chosen by auto)' if run.model.get('auto') else ''} &middot; "
         f"Modality: {_e(run.modality)}</p>"
         f"<p>{len(classes)} classes: {shown}</p>{lora_line}</header>"
     )

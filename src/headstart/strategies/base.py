@@ -22,6 +22,7 @@ class Phase:
     layer_decay: float | None = None
     lr_spread: float = 100.0
     warmup_fraction: float = 0.1
+    converge: bool = False  # frozen phase on cached features: solve the head to convergence (epochs unused)
 
     @property
     def backbone_frozen(self) -> bool:
