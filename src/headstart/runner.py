@@ -8,6 +8,7 @@ import datetime as _dt
 import os
 import re
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -87,8 +88,10 @@ def build_data(config: RunConfig, backbone: Backbone, source: Any = None, val_so
 
     if config.image_size:
         data_config = data_config.with_image_size(config.image_size)
-    split = ready_split if ready_split is not None else load_image_dataset(
-        config.data, val_path=config.val_data, val_fraction=config.val_fraction, seed=config.seed, strict=config.strict)
+    with warnings.catch_warnings():  # skipped files: train_run prints its own warning line with the count
+        warnings.filterwarnings("ignore", message="headstart: skipped")
+        split = ready_split if ready_split is not None else load_image_dataset(
+            config.data, val_path=config.val_data, val_fraction=config.val_fraction, seed=config.seed, strict=config.strict)
     dm = ImageDataModule(split, data_config, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed,
                          gpu_decode=config.gpu_decode)
     if config.augment != "light":  # the datamodule's own training transform is "light"

@@ -63,7 +63,7 @@ def test_diverging_run_stops_with_one_line_and_valid_json(cli, tmp_path: Path, i
 
 
 def test_small_run_console_has_no_lightning_noise(cli, image_data: Path, no_report) -> None:
-    result = cli("train", image_data, *TINY, "--head-epochs", "1", "--epochs", "1", "--name", "quiet")
+    result = cli("train", image_data, *TINY, "--strategy", "two-phase", "--head-epochs", "1", "--epochs", "1", "--name", "quiet")
     assert result.code == 0, result.err[-2000:]
     assert "logging interval" not in result.err and "log_every_n_steps" not in result.err
     assert "(1 epoch)" in result.out and "(1 epochs)" not in result.out

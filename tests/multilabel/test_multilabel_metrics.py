@@ -28,7 +28,8 @@ def test_metrics_use_the_thresholds_and_skip_labels_without_positives_in_map() -
     assert m["per_class"]["a"]["f1"] == pytest.approx(1.0)
     assert m["per_class"]["b"]["precision"] == 0.0        # two false positives at 0.5
     assert m["micro_f1"] == pytest.approx(2 * 2 / (2 * 2 + 2))  # tp 2, fp 2, fn 0
-    assert m["val_accuracy"] == pytest.approx(0.5)        # rows 3 and 4 exactly right
+    assert m["exact_match_tuned"] == pytest.approx(0.5)   # rows 3 and 4 exactly right at the thresholds
+    assert m["val_accuracy"] == pytest.approx(0.5)        # at 0.5 (the epochs' rule): rows 1-2 switch b on wrongly
     items = multilabel_prediction_items(logits, targets, ["w", "x", "y", "z"], [0.25, 0.5])
     assert items[0]["label"] == [0] and items[0]["pred"] == [0, 1] and items[0]["confidence"] == pytest.approx(0.9)
 

@@ -51,6 +51,23 @@ def _report_usage_error(exc: BaseException) -> int:
     return int(getattr(exc, "exit_code", 2))
 
 
+def _plain_headstart_warnings() -> None:
+    """Our own warnings (``headstart: ...``) print as one ``warning: ...`` line, without Python's
+    file:line and source echo; other libraries' warnings print as Python shows them."""
+    import warnings
+
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        text = str(message)
+        if text.startswith("headstart: "):
+            print(f"warning: {text[len('headstart: '):]}", file=file or sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user mistakes print one line (``error: ...``) and exit 2, never a traceback.
 
@@ -62,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import HeadstartError
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    _plain_headstart_warnings()
     os.environ.setdefault("HF_HUB_VERBOSITY", "error")  # its retry warnings would precede our one error line
     exits, aborts = _exit_types()
     try:

@@ -17,6 +17,7 @@ from ..backbones.data_config import DataConfig
 from ..errors import ConfigError
 from .images import ImageDataset
 from .samplers import eval_sampler
+from .seeded_shuffle import SeededShuffle
 from .splits import ImageSplit
 from .transforms import build_transforms
 
@@ -107,8 +108,7 @@ class ImageDataModule(L.LightningDataModule):
                               **self._loader_options())
         return DataLoader(
             self.train_dataset,
-            shuffle=True,
-            generator=self._generator,
+            sampler=SeededShuffle(len(self.train_dataset), self._generator),  # order + per-item augmentation seeds
             drop_last=len(self.train_dataset) > self.batch_size,
             **self._loader_options(),
         )

@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 
 from ..errors import DataError
 from .image_files import IMAGE_EXTENSIONS, is_image_file
+from .seeded_shuffle import seeded_item
 from .inputs import image_tensor  # items held in memory (headstart.data.sources)
 from .splits import ImageSplit, check_val_fraction, stratified_split
 
@@ -428,7 +429,9 @@ class ImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, index: int | tuple[int, int]) -> tuple[torch.Tensor, int]:
+        # (index, seed) from the training sampler (data/seeded_shuffle.py): augment with that seed
+        index, seed = index if isinstance(index, tuple) else (index, None)
         # A file that breaks after the up-front check (replaced, truncated on a network drive)
         # must not kill an epoch inside a loader worker: the next readable item stands in for it.
         first: DataError | None = None
@@ -441,7 +444,8 @@ class ImageDataset(Dataset):
                 self._skipped(path, exc)
                 continue
             if self.transform is not None:
-                image = self.transform(image)
+                with seeded_item(seed):
+                    image = self.transform(image)
             return image, label
         raise DataError(f"none of the {len(self.items)} images can be decoded any more, e.g. {first}")
 

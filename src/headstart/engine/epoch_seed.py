@@ -7,9 +7,10 @@ augmentations and dropout. Re-seeding all of them at the start of every epoch fr
 coordinates makes epoch ``e`` draw the same numbers whether the process trained epochs
 ``0..e-1`` itself or restored them from a checkpoint.
 
-Limit: loader worker processes that persist across epochs (``persistent_workers``) keep their own
-generator state; with ``num_workers > 0`` augmentation in workers is reproducible per run but a
-resumed run draws different augmentations than an uninterrupted one.
+Loader worker processes that persist across epochs keep their own generator state, which no
+checkpoint holds: so image augmentation does not use it. The training sampler
+(``data/seeded_shuffle.py``) draws one seed per item from the generator re-seeded here, and the
+dataset augments each item under its seed, so workers replay exactly too.
 """
 from __future__ import annotations
 
