@@ -1,5 +1,6 @@
 # headstart: `make demo` trains the quick-start model, `make test` runs the whole test suite.
-# Both create .venv and install what they need (torch from the pinned versions first).
+# Both create .venv and install what they need: first exactly the torch/torchvision versions the
+# project is tested with (pyproject.toml only declares the supported range), then headstart.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

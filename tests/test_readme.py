@@ -27,6 +27,7 @@ SHELL_COMMANDS: list[tuple[str, str | None]] = [
     (r"headstart (export|serve) runs/ants( .*)?", "needs the demo run runs/ants trained by the line above"),
     (r"curl -F file=@(\S+) http://127\.0\.0\.1:8000/predict", "needs the running service; its image is checked to exist"),
     (r"(torchrun|srun) .*", "multi-process launchers (torchrun/SLURM)"),
+    (r"headstart train examples/ants_bees --model tinycnn .*", "the CLI twin of the Python API block, which runs"),
     (r"headstart models( \[?[\w:*]*\]?)?", None),
     (r"headstart --version", None),
     (r"headstart \w[\w-]* .*(DATA|NAME|RUN|STRATEGY|data\.csv|data\.tsv|runs/<run>|runs/my-run).*",
@@ -57,7 +58,9 @@ def _verdict(command: str) -> tuple[str, str | None]:
 
 @pytest.mark.parametrize("index", range(len(_blocks("python"))))
 def test_python_block_runs_as_written(index: int, monkeypatch, tmp_path) -> None:
+    (tmp_path / "examples").symlink_to(ROOT / "examples")  # blocks use paths relative to the repository root
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     code = _blocks("python")[index]
     exec(compile(code, f"README.md python block {index + 1}", "exec"), {"__name__": "__readme__"})
 

@@ -31,12 +31,15 @@ RESOLVED_RUNTIME_KEY = "resolved_runtime"  # written into a run's config.yaml fo
 Check = Callable[[Any], "str | None"]  # value -> None if fine, else what it must be ("must be >= 1")
 
 
-def option(default: Any, help: str, check: Check | None = None, *, cli: bool = True, group: str = "") -> Any:
+def option(default: Any, help: str, check: Check | None = None, *, cli: bool = True, group: str = "",
+           listable: bool = False) -> Any:
     """A RunConfig field: ``default``, its ``help`` text, an optional value ``check``.
 
     ``cli=False`` keeps the field out of ``headstart train --help`` (internal/testing knobs).
+    ``listable=True``: a text option that also takes a list (YAML or Python), joined with commas.
     """
-    return field(default=default, metadata={"help": help, "check": check, "cli": cli, "group": group})
+    return field(default=default, metadata={"help": help, "check": check, "cli": cli, "group": group,
+                                            "listable": listable})
 
 
 # --- value checks: each returns None when the value is fine, else what it must be -------------------
@@ -89,6 +92,29 @@ def plain_name(value: Any) -> str | None:
     return "must be a plain folder name (no '/' or '\\'), or unset"
 
 
+LOGGERS = ("csv", "tensorboard", "mlflow", "wandb")  # engine/loggers.py builds them
+
+
+def logger_names(value: str | None) -> list[str]:
+    """``"csv,mlflow"`` -> ``["csv", "mlflow"]``; ``"none"`` or empty -> ``[]``."""
+    names = [n.strip().lower() for n in str(value or "").split(",") if n.strip()]
+    return [] if names == ["none"] else list(dict.fromkeys(names))
+
+
+def _check_loggers(value: Any) -> str | None:
+    """Known logger names whose package is installed (found without importing it)."""
+    import importlib.util
+
+    if not isinstance(value, str):
+        return f"must be a comma-separated list of {', '.join(LOGGERS)} (or none)"
+    for name in logger_names(value):
+        if name not in LOGGERS:
+            return f"must name loggers from {', '.join(LOGGERS)} (or none); {name!r} is not one"
+        if name != "csv" and importlib.util.find_spec(name) is None:
+            return f"{name!r} needs the {name} package: pip install 'headstart[{name}]'"
+    return None
+
+
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
 PRECISION_ALIASES = {"32": "32-true", "bf16": "bf16-mixed", "16": "16-mixed", "64": "64-true"}
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
@@ -107,6 +133,13 @@ class RunConfig:
     label_column: str = option("label", "Label column.", group="data")
     max_length: int | None = option(None, "Max tokens per text (default: the encoder's own, else 128).", at_least(1), group="data")
     image_size: int | None = option(None, "Input resolution in pixels (default: the weights' own).", at_least(16), group="data")
+    # task (see docs/multilabel.md)
+    task: str = option("single-label", "single-label (one class per item, softmax) | multi-label (a set of labels per "
+                       "item: sigmoid, BCE, per-label thresholds).", one_of("single-label", "multi-label"), group="data")
+    label_columns: str | None = option(None, "multi-label: comma-separated 0/1 columns, one per label (e.g. cat,dog); "
+                                       "default: the --label-column cell lists the labels ('cat;dog').", group="data")
+    label_separator: str = option(";", "multi-label: separator between the labels in one label cell.",
+                                  lambda v: None if v else "must not be empty (e.g. ';')", group="data")
     # model
     model: str = option("efficientnet_lite0", "Backbone: efficientnet_lite0, torchvision:NAME, timm:NAME, hf:ID_OR_FOLDER, minilm.", group="model")
     weights: str = option("imagenet", "imagenet (pretrained) | none | path/to/weights.(pth|pt|safetensors).", group="model")
@@ -161,6 +194,8 @@ class RunConfig:
     output_dir: str = option("runs", "Where run folders go.", group="output")
     name: str | None = option(None, "Run folder name (default: model-strategy-time).", plain_name, group="output")
     overwrite: bool = option(False, "Replace an existing run folder of the same --name (only one headstart wrote).", group="output")
+    logger: str = option("csv", "Experiment loggers, comma-separated (a list in YAML): csv | tensorboard | mlflow | wandb | none.",
+                         _check_loggers, listable=True, group="output")
 
     def __post_init__(self) -> None:
         if self.precision in PRECISION_ALIASES:
@@ -284,6 +319,7 @@ def parse_text_value(key: str, text: str) -> Any:
 def config_from_dict(data: dict[str, Any], source: str = "config") -> RunConfig:
     hints = typing.get_type_hints(RunConfig)
     valid = [f.name for f in fields(RunConfig)]
+    listable = {f.name for f in fields(RunConfig) if f.metadata.get("listable")}
     checked = {}
     for key, value in data.items():
         if key == RESOLVED_RUNTIME_KEY:
@@ -292,6 +328,8 @@ def config_from_dict(data: dict[str, Any], source: str = "config") -> RunConfig:
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else f" Valid keys: {', '.join(valid)}."
             raise ConfigError(f"{source}: unknown key {key!r}.{hint}")
+        if key in listable and isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
         checked[key] = _check_type(key, value, hints[key], source)
     try:
         return RunConfig(**checked)

@@ -22,11 +22,13 @@ class TransferModel(nn.Module):
     not updated by the new data (they describe the pretraining data the frozen weights expect).
     """
 
-    def __init__(self, backbone: Backbone, head: nn.Module, classes: list[str] | None = None):
+    def __init__(self, backbone: Backbone, head: nn.Module, classes: list[str] | None = None,
+                 task: str = "single-label"):
         super().__init__()
         self.backbone = backbone
         self.head = head
         self.classes = list(classes) if classes is not None else None
+        self.task = task  # "multi-label": one independent sigmoid per class (engine/objective.py)
 
     @property
     def data_config(self):

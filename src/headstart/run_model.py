@@ -35,6 +35,15 @@ class RunModel:
     def modality(self) -> str:
         return self.info.get("modality", "image")
 
+    @property
+    def task(self) -> str:
+        return self.info.get("task", "single-label")
+
+    @property
+    def thresholds(self) -> list[float] | None:
+        """Per-label decision thresholds of a multi-label run (chosen on validation data)."""
+        return self.info.get("thresholds")
+
 
 def model_info(model: TransferModel, strategy: str, data_config: DataConfig, lora: dict | None = None) -> dict[str, Any]:
     return {
@@ -46,6 +55,7 @@ def model_info(model: TransferModel, strategy: str, data_config: DataConfig, lor
         "head": model.head.describe(),
         "strategy": strategy,
         "lora": lora,
+        "task": getattr(model, "task", "single-label"),
     }
 
 
@@ -62,7 +72,7 @@ def build_model_from_info(info: dict[str, Any], run_dir: Path) -> TransferModel:
     head_info = info["head"]
     head = build_head(head_info["type"], head_info["in_features"], len(info["classes"]),
                       dropout=head_info.get("dropout", 0.0), hidden=head_info.get("hidden"))
-    model = TransferModel(backbone, head, info["classes"])
+    model = TransferModel(backbone, head, info["classes"], task=info.get("task", "single-label"))
     if info.get("lora"):
         from .backbones.lora import apply_lora
 
@@ -86,7 +96,15 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> RunModel:
         info = json.loads(info_path.read_text())
     except json.JSONDecodeError as exc:
         raise RunError(f"{info_path} is not valid JSON ({exc.msg}).") from None
-    model = build_model_from_info(info, run_dir)
+    return model_from_files(info, weights_path, run_dir, device)
+
+
+def model_from_files(info: dict[str, Any], weights_path: Path, folder: Path, device: str = "cpu") -> RunModel:
+    """The model ``info`` (model.json's content) describes, filled from ``weights_path``.
+
+    ``folder`` holds the text backbone's assets (``backbone/``): a run folder or an ``hf`` export.
+    """
+    model = build_model_from_info(info, folder)
     from safetensors.torch import load_file
 
     try:
@@ -98,4 +116,4 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> RunModel:
     if missing or unexpected:
         raise RunError(f"{weights_path} does not match model.json (missing {missing[:3]}, unexpected {unexpected[:3]}).")
     model.eval().to(device)
-    return RunModel(model, info, DataConfig.from_dict(info["data_config"]), run_dir)
+    return RunModel(model, info, DataConfig.from_dict(info["data_config"]), folder)

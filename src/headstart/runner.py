@@ -18,7 +18,7 @@ from rich.console import Console
 from .backbones import create_backbone
 from .backbones.base import Backbone
 from .backbones.registry import backbone_modality
-from .config import RESOLVED_RUNTIME_KEY, RunConfig
+from .config import RESOLVED_RUNTIME_KEY, RunConfig, config_from_dict
 from .data.fingerprint import FILE as FINGERPRINT_FILE
 from .data.fingerprint import data_fingerprint
 from .engine.evaluate import classification_metrics, collect_logits, prediction_items
@@ -52,15 +52,32 @@ def _run_name(config: RunConfig) -> str:
     return f"{model}-{config.strategy}-{stamp}"
 
 
-def build_data(config: RunConfig, backbone: Backbone):
-    """The datamodule and the val inputs (paths or texts) for ``config`` and ``backbone``."""
+def build_data(config: RunConfig, backbone: Backbone, source: Any = None, val_source: Any = None):
+    """The datamodule and the val inputs (paths or texts) for ``config`` and ``backbone``.
+
+    ``source``/``val_source``: in-memory data (:class:`headstart.data.sources.DataSource`) used
+    instead of the ``config.data``/``config.val_data`` paths.
+    """
     data_config = backbone.data_config
+    if source is not None and config.task == "multi-label":
+        raise ConfigError("Multi-label data cannot come from memory yet (task='multi-label').",
+                          "Pass a CSV path with label sets (see docs/multilabel.md).")
+    ready_split = source.split(data_config.modality, val=val_source, val_fraction=config.val_fraction,
+                                seed=config.seed) if source is not None else None
+    if config.task == "multi-label":
+        from .data.multilabel import load_multilabel_dataset
+
+        ready_split = load_multilabel_dataset(
+            config.data, modality=data_config.modality, val_path=config.val_data, val_fraction=config.val_fraction,
+            seed=config.seed, text_column=config.text_column, label_column=config.label_column,
+            label_columns=config.label_columns, separator=config.label_separator, strict=config.strict)
     if data_config.modality == "text":
         from .data.text import load_text_dataset
         from .data.text_datamodule import TextDataModule
 
-        split = load_text_dataset(config.data, val_path=config.val_data, text_column=config.text_column,
-                                  label_column=config.label_column, val_fraction=config.val_fraction, seed=config.seed)
+        split = ready_split if ready_split is not None else load_text_dataset(
+            config.data, val_path=config.val_data, text_column=config.text_column,
+            label_column=config.label_column, val_fraction=config.val_fraction, seed=config.seed)
         max_length = config.max_length or data_config.max_length or 128
         dm = TextDataModule(split, backbone.tokenizer, max_length, batch_size=config.batch_size,
                             num_workers=config.num_workers or 0, seed=config.seed)
@@ -70,8 +87,8 @@ def build_data(config: RunConfig, backbone: Backbone):
 
     if config.image_size:
         data_config = data_config.with_image_size(config.image_size)
-    split = load_image_dataset(config.data, val_path=config.val_data, val_fraction=config.val_fraction,
-                               seed=config.seed, strict=config.strict)
+    split = ready_split if ready_split is not None else load_image_dataset(
+        config.data, val_path=config.val_data, val_fraction=config.val_fraction, seed=config.seed, strict=config.strict)
     dm = ImageDataModule(split, data_config, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed,
                          gpu_decode=config.gpu_decode)
     if config.augment != "light":  # the datamodule's own training transform is "light"
@@ -93,7 +110,8 @@ def converge_head_phases(plan: list[Phase], config: RunConfig) -> list[Phase]:
 
     from .engine.feature_cache import check_cache_options
 
-    if config.head_fit != "converge" or not check_cache_options(config.cache_features, config.cache_augment):
+    if config.head_fit != "converge" or config.task == "multi-label" or not check_cache_options(
+            config.cache_features, config.cache_augment):  # the solver is multinomial: multi-label heads train by epochs
         return plan
     return [replace(p, converge=True) if p.backbone_frozen else p for p in plan]
 
@@ -147,16 +165,16 @@ class BuiltModel:
     lora: dict[str, Any] | None
 
 
-def build_model(config: RunConfig, console: Console | None = None) -> BuiltModel:
+def build_model(config: RunConfig, console: Console | None = None, source: Any = None, val_source: Any = None) -> BuiltModel:
     """Backbone, data and the TransferModel for ``config``: what `train` and `lr-find` both start from."""
     text = backbone_modality(config.model) == "text"
     backbone = create_backbone(config.model, weights=config.weights,
                                **({"max_length": config.max_length} if text and config.max_length else {}))
     if console is not None and getattr(backbone, "load_report", None):
         console.print(backbone.load_report.summary())
-    dm, split, data_config = build_data(config, backbone)
+    dm, split, data_config = build_data(config, backbone, source, val_source)
     head = build_head(config.head, backbone.num_features, len(split.classes), dropout=config.head_dropout, hidden=config.head_hidden)
-    model = TransferModel(backbone, head, list(split.classes))
+    model = TransferModel(backbone, head, list(split.classes), task=config.task)
     lora_info = None
     if config.strategy == "lora":
         from .backbones.lora import apply_lora
@@ -216,9 +234,15 @@ def train_run(
     resume_dir: str | Path | None = None,
     console: Console | None = None,
     phase_data: Callable | None = None,
+    source: Any = None,
+    val_source: Any = None,
+    progress: bool = True,
     train_transform: Callable | None = None,
 ) -> TrainResult:
     """Train according to ``config``; with ``resume_dir`` continue that run from its config.yaml.
+
+    ``source``/``val_source`` (:class:`headstart.data.sources.DataSource`) train from data in memory;
+    ``config.data`` then only describes it. ``progress=False`` prints nothing and shows no bars.
 
     A resume writes nothing into the folder until its data, state and checkpoints are checked
     (``resume.py``); on a complete run it only says so. A start that fails before its first epoch
@@ -231,6 +255,7 @@ def train_run(
     created: list[Path] = []
     try:
         return _train_run(config, resume_dir=resume_dir, console=console, phase_data=phase_data, created=created,
+                          source=source, val_source=val_source, progress=progress,
                           train_transform=train_transform)
     except Exception:
         for run_dir in created:
@@ -239,21 +264,34 @@ def train_run(
 
 
 def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Console | None,
-               phase_data: Callable | None, created: list[Path], train_transform: Callable | None = None) -> TrainResult:
-    console = console or Console()
+               phase_data: Callable | None, created: list[Path], source: Any = None, val_source: Any = None,
+               progress: bool = True, train_transform: Callable | None = None) -> TrainResult:
+    from .data.sources import check_memory_data
+
+    console = console or Console(quiet=not progress)
     if resume_dir is not None:
         resume_dir = Path(resume_dir)
         config = resumed_config(resume_dir)
+    check_memory_data(config, source, val_source, resume_dir)
+    if source is not None:
+        config = config_from_dict({**config.to_dict(), "data": source.description,
+                                   "val_data": val_source.description if val_source is not None else config.val_data})
+    if resume_dir is not None:
         finished = finished_metrics(resume_dir)
         if finished is not None:
             console.print(complete_message(resume_dir, finished), soft_wrap=True)
             return TrainResult(resume_dir, finished, None)
     if not config.data:
         raise ConfigError("No training data given.", "Pass DATA (an image folder or a CSV) to `headstart train`.")
+    if config.task == "multi-label" and (config.mixup or config.cutmix):
+        raise ConfigError("mixup/cutmix mix one label per image; this run is multi-label.", "Drop --mixup/--cutmix.")
+    if config.task == "multi-label" and config.class_weights:
+        raise ConfigError("class_weights is for single-label runs; multi-label training uses per-label thresholds "
+                          "instead.", "Drop --class-weights.")
     t0 = time.perf_counter()
     # Seed before anything random is built (random-init backbone, new head): same config, same run.
     torch.manual_seed(config.seed)
-    built = build_model(config, console)
+    built = build_model(config, console, source, val_source)
     backbone, dm, split, data_config, model, lora_info = (
         built.backbone, built.datamodule, built.split, built.data_config, built.model, built.lora)
     classes = list(split.classes)
@@ -281,8 +319,14 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
         from .strategies.auto import AutoDecision, choose_strategy
 
         recorded = read_json(run_dir / "model.json").get("auto") if (run_dir / "model.json").is_file() else None
-        decision = (AutoDecision.from_dict(recorded) if resume_dir is not None and recorded
-                    else choose_strategy(config, model, dm, phase_data, t0))
+        if resume_dir is not None and recorded:
+            decision = AutoDecision.from_dict(recorded)
+        elif config.task == "multi-label":
+            from .strategies.auto import multilabel_decision
+
+            decision = multilabel_decision(split, len(classes), data_config.modality, config.epochs)
+        else:
+            decision = choose_strategy(config, model, dm, phase_data, t0)
         strategy, epochs = decision.strategy, decision.epochs
         console.print(f"[bold]auto[/] chose {decision.reasons}")
         if strategy == "lora":
@@ -299,6 +343,7 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
     resolved[RESOLVED_RUNTIME_KEY] = runtime.to_dict()  # informational: how this run ran (ignored when loaded)
     resolved["name"] = None  # `train --config runs/x/config.yaml` makes a new run instead of clashing with x
     resolved["overwrite"] = False  # ... and never deletes one
+    options.progress_bar, options.loggers, options.hyperparams = progress, config.logger, resolved
     for key in ("data", "val_data"):  # absolute, so `--resume` works from any working directory
         if resolved.get(key) and os.path.exists(resolved[key]):
             resolved[key] = os.path.abspath(resolved[key])
@@ -357,11 +402,22 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
         os.environ.pop(RUN_NAME_ENV, None)
     from lightning.pytorch.utilities import rank_zero_only
 
+    from .data.sources import val_inputs
+
     if rank_zero_only.rank != 0:  # DDP: rank 0 evaluates and writes the run files
         return TrainResult(run_dir, {}, model)
     write_safetensors(run_dir / "model.safetensors", model.state_dict())
     logits, labels = final_logits(model, dm, phase_data)
-    metrics = classification_metrics(logits, labels, classes)
+    inputs = val_inputs(split.val, run_dir)  # in-memory images are written to RUN/val_images/
+    if config.task == "multi-label":
+        from .engine.multilabel_metrics import multilabel_results
+
+        saved = read_json(run_dir / "model.json")  # the thresholds travel with the model
+        metrics, items, saved["thresholds"] = multilabel_results(logits, labels, classes, inputs)
+        write_json(run_dir / "model.json", saved)
+    else:
+        metrics = classification_metrics(logits, labels, classes)
+        items = prediction_items(logits, labels, inputs)
     metrics["epochs"] = history
     metrics["wall_time_s"] = round(time.perf_counter() - t0, 2)
     metrics["train_size"], metrics["val_size"] = len(split.train), len(split.val)
@@ -371,15 +427,16 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
     if verdict:
         metrics["finetune_verdict"] = verdict
     write_json(run_dir / "metrics.json", metrics)
-    inputs = [x for x, _ in split.val]
-    write_json(run_dir / "val_predictions.json", {"classes": classes, "items": prediction_items(logits, labels, inputs)})
+    write_json(run_dir / "val_predictions.json", {"classes": classes, "items": items})
     _write_report(run_dir, console)
     console.print(summary_table(history))
     if decision is not None:
         console.print(f"auto chose {decision.reasons}")
     if verdict and not verdict["finetune_won"]:
         console.print(f"[yellow]{verdict['message']}[/]")
-    console.print(f"\nval_accuracy={metrics['val_accuracy']:.4f}  macro_f1={metrics['macro_f1']:.4f}  "
+    headline = (f"mAP={metrics['val_map']:.4f}  micro_f1={metrics['micro_f1']:.4f}  exact_match" if "val_map" in metrics
+                else "val_accuracy")
+    console.print(f"\n{headline}={metrics['val_accuracy']:.4f}  macro_f1={metrics['macro_f1']:.4f}  "
                   f"val_loss={metrics['val_loss']:.4f}  time={metrics['wall_time_s']:.1f}s")
     console.print(f"Run folder: {run_dir}")
     return TrainResult(run_dir, metrics, model)

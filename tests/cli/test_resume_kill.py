@@ -56,11 +56,12 @@ def _epochs(run: Path) -> list[tuple[int, str, int]]:
 
 
 def _csv_epochs(run: Path) -> dict[str, Counter]:
-    """Per phase log, how many rows with a val_loss each epoch has in logs/*/phase*/metrics.csv."""
-    counts = {}
-    for path in sorted((run / "logs").glob("*/phase*/metrics.csv")):
-        rows = list(csv.DictReader(path.open()))
-        counts[path.parent.parent.name] = Counter(int(r["epoch"]) for r in rows if r.get("val_loss"))
+    """Per phase, how many rows with a val_loss each epoch has in the run's logs/csv/metrics.csv."""
+    names = [p["name"] for p in json.loads((run / "state.json").read_text())["phases"]]
+    counts: dict[str, Counter] = {}
+    for row in csv.DictReader((run / "logs" / "csv" / "metrics.csv").open()):
+        if row.get("val_loss"):
+            counts.setdefault(names[int(float(row["phase"]))], Counter())[int(float(row["epoch"]))] += 1
     return counts
 
 

@@ -30,14 +30,22 @@ def evaluate(
         print(json.dumps(metrics))
         return
     console = Console()
-    console.print(f"samples={metrics['num_samples']}  accuracy={metrics['accuracy']:.4f}  "
-                  f"macro_f1={metrics['macro_f1']:.4f}  loss={metrics['loss']:.4f}")
-    table = Table(title="Per class")
-    for col in ("class", "precision", "recall", "f1", "support"):
+    multi = metrics.get("task") == "multi-label"
+    if multi:
+        console.print(f"samples={metrics['num_samples']}  mAP={metrics['map']:.4f}  micro_f1={metrics['micro_f1']:.4f}  "
+                      f"macro_f1={metrics['macro_f1']:.4f}  exact_match={metrics['accuracy']:.4f}  loss={metrics['loss']:.4f}")
+    else:
+        console.print(f"samples={metrics['num_samples']}  accuracy={metrics['accuracy']:.4f}  "
+                      f"macro_f1={metrics['macro_f1']:.4f}  loss={metrics['loss']:.4f}")
+    table = Table(title="Per label (at the run's thresholds)" if multi else "Per class")
+    for col in ("class", "precision", "recall", "f1", "support") + (("AP", "threshold") if multi else ()):
         table.add_column(col, justify="left" if col == "class" else "right")
     for name, row in metrics["per_class"].items():
-        table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
+        extra = ["-" if row["ap"] is None else f"{row['ap']:.3f}", f"{row['threshold']:.3f}"] if multi else []
+        table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]), *extra)
     console.print(table)
+    if multi:  # an item can be right on one label and wrong on another: no confusion matrix
+        return
     cm = Table(title="Confusion matrix (rows = true, columns = predicted)")
     cm.add_column("")
     for name in metrics["classes"]:

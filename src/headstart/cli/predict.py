@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 
@@ -78,8 +78,9 @@ def predict(
         items = expand_texts(inputs, literal)
     # Results are written batch by batch as they come: a folder of 10k images never sits in memory.
     probs = predictor.iter_proba(items, batch_size=batch_size, tta=tta, progress=not as_json)
-    batches = _labelled(items, probs, predictor.classes, top_k)
-    with _csv_writer(csv_path) as write_csv:
+    batches = _labelled(items, probs, predictor, top_k)
+    multi = getattr(predictor, "task", "single-label") == "multi-label"  # results carry a label set too
+    with _csv_writer(csv_path, multi) as write_csv:
         if as_json:
             for item, res in batches:
                 write_csv(item, res)
@@ -90,36 +91,43 @@ def predict(
 
         table = Table()
         table.add_column("input", overflow="fold")
+        if multi:
+            table.add_column("labels (above threshold)", overflow="fold")
         for i in range(min(top_k, len(predictor.classes))):
             table.add_column(f"#{i + 1}")
         for item, res in batches:
             write_csv(item, res)
             shown = item if len(item) <= 80 else item[:77] + "..."
-            table.add_row(shown, *[f"{t['label']} {t['probability']:.3f}" for t in res["top_k"]])
+            chosen = [", ".join(f"{s['label']} {s['probability']:.3f}" for s in res["labels"]) or "(none)"] if multi else []
+            table.add_row(shown, *chosen, *[f"{t['label']} {t['probability']:.3f}" for t in res["top_k"]])
     Console().print(table)
 
 
-def _labelled(items: list[str], probs: Iterator, classes: list[str], top_k: int) -> Iterator[tuple[str, dict]]:
+def _labelled(items: list[str], probs: Iterator, predictor: Any, top_k: int) -> Iterator[tuple[str, dict]]:
     """``(input, prediction)`` pairs in input order from a stream of per-batch probabilities."""
     from ..export.onnx_predictor import format_predictions
 
+    task, thresholds = getattr(predictor, "task", "single-label"), getattr(predictor, "thresholds", None)
     start = 0
     for batch in probs:
-        for item, res in zip(items[start:start + len(batch)], format_predictions(batch, classes, top_k)):
+        for item, res in zip(items[start:start + len(batch)],
+                             format_predictions(batch, predictor.classes, top_k, task=task, thresholds=thresholds)):
             yield item, res
         start += len(batch)
 
 
 @contextmanager
-def _csv_writer(csv_path: Optional[Path]) -> Iterator:
-    """A ``write(input, prediction)`` function appending CSV rows (a no-op without ``--csv``)."""
+def _csv_writer(csv_path: Optional[Path], multi: bool = False) -> Iterator:
+    """A ``write(input, prediction)`` function appending CSV rows (a no-op without ``--csv``);
+    multi-label runs add a ``labels`` column (the label set above the thresholds, ``;``-separated)."""
     if csv_path is None:
         yield lambda item, res: None
         return
     with open(csv_path, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["input", "label", "probability", "top_k"])
-        yield lambda item, res: writer.writerow([item, res["label"], res["probability"], json.dumps(res["top_k"])])
+        writer.writerow(["input", "label", "probability", "top_k"] + (["labels"] if multi else []))
+        yield lambda item, res: writer.writerow([item, res["label"], res["probability"], json.dumps(res["top_k"])]
+                                                + ([";".join(s["label"] for s in res["labels"])] if multi else []))
 
 
 def _check_csv_target(csv_path: Path) -> None:

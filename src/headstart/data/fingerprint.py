@@ -22,14 +22,22 @@ SPLITS = ("train", "val")
 HINT = "Resume only continues a run on the data it started with: restore that data, or start a new run."
 
 
+def _label_name(classes: Sequence[str], label: Any) -> Any:
+    """The class name of ``label``; for a multi-hot target (multi-label runs) the names of its labels."""
+    if getattr(label, "ndim", 0):
+        return [classes[i] for i, on in enumerate(label.tolist()) if on]
+    return classes[label]
+
+
 def _image_files(items: Sequence[tuple[str, int]], classes: Sequence[str], root: str) -> dict[str, list[Any]]:
-    return {Path(os.path.relpath(path, root)).as_posix(): [classes[label], os.path.getsize(path)] for path, label in items}
+    return {Path(os.path.relpath(path, root)).as_posix(): [_label_name(classes, label), os.path.getsize(path)]
+            for path, label in items}
 
 
 def _rows_digest(items: Sequence[tuple[str, int]], classes: Sequence[str]) -> str:
     digest = hashlib.sha256()
     for text, label in items:
-        digest.update(json.dumps([text, classes[label]]).encode() + b"\n")
+        digest.update(json.dumps([text, _label_name(classes, label)]).encode() + b"\n")
     return digest.hexdigest()
 
 
@@ -40,6 +48,13 @@ def data_fingerprint(split: Any, modality: str) -> dict[str, Any]:
     if modality == "text":
         for name in SPLITS:
             items = getattr(split, name)
+            fingerprint[name] = {"rows": len(items), "sha256": _rows_digest(items, classes)}
+        return fingerprint
+    if any(not isinstance(x, (str, os.PathLike)) for name in SPLITS for x, _ in getattr(split, name)):
+        # images held in memory (headstart.data.sources): no file to size, so labels per position
+        # (with hs.train's check that the same kind and number of items is passed again)
+        for name in SPLITS:
+            items = [(f"item {i}", label) for i, (_, label) in enumerate(getattr(split, name))]
             fingerprint[name] = {"rows": len(items), "sha256": _rows_digest(items, classes)}
         return fingerprint
     paths = [path for name in SPLITS for path, _ in getattr(split, name)]

@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 
 from ..errors import DataError
 from .image_files import IMAGE_EXTENSIONS, is_image_file
+from .inputs import image_tensor  # items held in memory (headstart.data.sources)
 from .splits import ImageSplit, check_val_fraction, stratified_split
 
 TRAIN_FOLDER_NAMES = ("train", "training")
@@ -402,6 +403,8 @@ def read_image_rgb(path: str | os.PathLike) -> torch.Tensor:
 class ImageDataset(Dataset):
     """Map-style dataset of ``(image path, class index)`` pairs returning ``(tensor, label)``.
 
+    An item may also be an image in memory (see :mod:`headstart.data.inputs`) instead of a path.
+
     Images are decoded by :func:`read_image_rgb` to ``uint8 [3, H, W]`` and passed through
     ``transform`` (e.g. :func:`headstart.data.transforms.build_transforms`) when one is given.
 
@@ -432,7 +435,7 @@ class ImageDataset(Dataset):
         for step in range(len(self.items)):
             path, label = self.items[(index + step) % len(self.items)]
             try:
-                image = read_image_rgb(path)
+                image = read_image_rgb(path) if isinstance(path, (str, os.PathLike)) else image_tensor(path)
             except DataError as exc:
                 first = first or exc
                 self._skipped(path, exc)

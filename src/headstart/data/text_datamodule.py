@@ -62,7 +62,9 @@ class TextCollator:
 
     def __call__(self, batch: Sequence[tuple[str, int]]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         texts = [text for text, _ in batch]
-        labels = torch.tensor([label for _, label in batch], dtype=torch.long)
+        labels = [label for _, label in batch]
+        # class indices, or the multi-hot float vectors of a multi-label split
+        labels = torch.stack(labels) if labels and isinstance(labels[0], torch.Tensor) else torch.tensor(labels, dtype=torch.long)
         return tokenize_texts(self.tokenizer, texts, self.max_length), labels
 
 

@@ -110,7 +110,10 @@ class ExtractionSource:
 
     @property
     def labels(self) -> torch.Tensor:
-        return torch.tensor([label for _, label in self.items], dtype=torch.long)
+        labels = [label for _, label in self.items]
+        if labels and isinstance(labels[0], torch.Tensor):  # multi-hot targets of a multi-label split
+            return torch.stack(labels)
+        return torch.tensor(labels, dtype=torch.long)
 
 
 class FeatureStore:

@@ -17,8 +17,7 @@ from typing import Any, Callable
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 
 from ..model import TransferModel
@@ -32,10 +31,11 @@ from .epoch_seed import EpochSeed
 from .divergence import StopOnNonFiniteLoss
 from .history import EpochHistory
 from .kill_point import kill_callbacks, kill_point
+from .loggers import build_loggers, trim_csv_for_resume
 from .module import ClassifierModule
 from .relocatable_checkpoint import RelocatableCheckpoint
-from .resume_state import (epochs_in_checkpoint, finished_history, kept_csv_rows, read_checkpoint, read_state,
-                           read_weights, relative_path, resolve_path, restore_csv_rows)
+from .resume_state import (epochs_in_checkpoint, finished_history, read_checkpoint, read_state, read_weights,
+                           relative_path, resolve_path)
 from .progress_bar import PhaseProgressBar
 from .runtime import quiet_lightning, resolve_runtime
 
@@ -59,6 +59,8 @@ class EngineOptions:
     mixup: float = 0.0  # Beta alphas for timm's Mixup in phases that see images (data/augment.py)
     cutmix: float = 0.0
     extra_callbacks: list[Any] = field(default_factory=list)
+    loggers: str = "csv"  # config.logger: csv,tensorboard,mlflow,wandb (engine/loggers.py)
+    hyperparams: dict[str, Any] | None = None  # logged once per run (the resolved config)
 
 
 PhaseData = Callable[[int, Phase, TransferModel], tuple[Any, bool]]  # -> (datamodule, features_input)
@@ -90,19 +92,6 @@ def converged_head_module(options: EngineOptions) -> tuple[type, dict[str, Any]]
 
     probe = ProbeOptions(seed=options.seed, label_smoothing=options.label_smoothing, weight_decay=options.weight_decay)
     return ConvergedHeadModule, {"probe_options": probe}
-
-
-def _loggers(run_dir: Path, phase_name: str, index: int) -> list[Any]:
-    """CSV logs always; TensorBoard too when it is installed (``tensorboard --logdir RUN/logs``)."""
-    loggers: list[Any] = [CSVLogger(str(run_dir / "logs"), name=phase_name, version=f"phase{index}")]
-    import importlib.util
-
-    if importlib.util.find_spec("tensorboard") is not None:
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        loggers.append(TensorBoardLogger(str(run_dir / "logs"), name="tensorboard", version=f"phase{index}-{phase_name}",
-                                         default_hp_metric=False))
-    return loggers
 
 
 def _load_module_state(model: TransferModel, ckpt_path: Path) -> None:
@@ -188,6 +177,9 @@ def fit_plan(
     if channels_last:
         model.to(memory_format=torch.channels_last)
     num_classes = model.head.num_classes if hasattr(model.head, "num_classes") else int(model.classes and len(model.classes))
+    loggers = build_loggers(options.loggers, run_dir, quiet=not options.progress_bar)  # one per run: phases share one step axis
+    for logger in loggers:
+        logger.log_run_hyperparams(options.hyperparams or {})
 
     for index, phase in enumerate(plan):
         if index < state["completed"]:
@@ -219,18 +211,20 @@ def fit_plan(
                                 EpochSeed(options.seed, index), *kill_callbacks(), *options.extra_callbacks]
         if options.progress_bar:
             callbacks.append(PhaseProgressBar(phase.name))
+        for logger in loggers:
+            logger.start_phase(index, state.get("steps", 0))
+        if loggers:
+            callbacks.append(LearningRateMonitor(logging_interval="step"))  # every param group's LR
         if options.early_stopping_patience:
             callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=options.early_stopping_patience))
         last = phase_dir / "last.ckpt"
         ckpt_path = str(last) if resume and last.exists() else None
-        loggers = _loggers(run_dir, phase.name, index)
-        if resume and rank_zero_only.rank == 0:  # keep the CSV rows of the epochs the checkpoint holds
-            epochs_done = epochs_in_checkpoint(read_checkpoint(last)) if ckpt_path else 0
-            restore_csv_rows(loggers[0], kept_csv_rows(Path(loggers[0].log_dir) / "metrics.csv", epochs_done))
+        if resume and rank_zero_only.rank == 0 and index == state["completed"]:  # keep the CSV rows of the epochs done
+            trim_csv_for_resume(loggers, index, epochs_in_checkpoint(read_checkpoint(last)) if ckpt_path else 0)
         trainer = L.Trainer(
             max_epochs=1 if converged else phase.epochs, accelerator=runtime.accelerator, devices=runtime.devices, strategy=runtime.strategy,
             num_nodes=runtime.num_nodes, precision=runtime.precision, callbacks=callbacks,
-            logger=loggers,
+            logger=loggers or False,
             plugins=[AtomicCheckpointIO()], enable_progress_bar=options.progress_bar,
             enable_model_summary=False, num_sanity_val_steps=0, deterministic=False,
             log_every_n_steps=10, limit_train_batches=options.limit_train_batches,
@@ -253,7 +247,10 @@ def fit_plan(
             kill_point("phase-weights-saved")
             state["completed"] = index + 1
             state["history_done"] = len(history)
+            state["steps"] = state.get("steps", 0) + trainer.global_step  # the loggers' step axis continues here
             save_state()
     if channels_last:
         model.to(memory_format=torch.contiguous_format)
+    for logger in loggers:
+        logger.close()
     return history

@@ -54,6 +54,8 @@ class EpochHistory(L.Callback):
             "lr": lr,
             "seconds": round(time.perf_counter() - self._start, 3),
         }
+        if get("val_map") is not None:  # multi-label runs (engine/objective.py)
+            entry["val_map"] = get("val_map")
         extraction = getattr(trainer.datamodule, "extraction_seconds", None)  # cached-feature phases
         if extraction is not None and not any(e["phase"] == self.phase_name for e in self.history):
             entry["extract_seconds"] = round(float(extraction), 3)

@@ -1,7 +1,7 @@
 """ClassifierModule: the LightningModule that trains a TransferModel for one phase.
 
 Lightning runs the loops, devices, precision and checkpoints; this module only says what a step
-is (cross-entropy with optional label smoothing and class weights) and which optimizer the phase
+is (the task's loss, see ``objective.py``: cross-entropy or per-label BCE) and which optimizer the phase
 uses: AdamW over the *trainable* parameters only, in discriminative param groups, with linear
 warmup then cosine decay, stepped per batch.
 
@@ -18,13 +18,12 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torchmetrics import MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
 
 from ..model import TransferModel
 from ..params.param_groups import discriminative_param_groups
 from ..strategies.base import Phase
+from .objective import model_task, objective_for
 
 
 def warmup_cosine(step: int, total: int, warmup: int) -> float:
@@ -61,9 +60,11 @@ class ClassifierModule(L.LightningModule):
         self.channels_last = channels_last
         self.register_buffer("class_weights", class_weights if class_weights is not None else torch.ones(num_classes), persistent=False)
         self.use_class_weights = class_weights is not None
+        self.objective = objective_for(model_task(model), num_classes)
+        self.train_acc = self.objective.accuracy()
+        self.val_acc = self.objective.accuracy()
+        self.val_extra = torch.nn.ModuleDict(self.objective.extra_val_metrics())
         self.mixer = mixer  # data.augment.BatchMixer: mixup/cutmix with soft targets (image phases only)
-        self.train_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
-        self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         # the mean over items (not over batches or processes); a NaN loss stays NaN, never silently dropped
         self.val_loss = MeanMetric(nan_strategy="disable")
 
@@ -76,8 +77,8 @@ class ClassifierModule(L.LightningModule):
 
     def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         weight = self.class_weights.to(logits.dtype) if self.use_class_weights else None
-        return F.cross_entropy(logits.float(), y, weight=weight.float() if weight is not None else None,
-                               label_smoothing=self.label_smoothing)
+        return self.objective.loss(logits, y, weight=weight.float() if weight is not None else None,
+                                   label_smoothing=self.label_smoothing)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -91,7 +92,7 @@ class ClassifierModule(L.LightningModule):
         else:
             logits = self(x)
             loss = self._loss(logits, y)
-        self.train_acc(logits.detach(), y)
+        self.train_acc(logits.detach(), self.objective.metric_target(y))
         bs = y.shape[0]
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
         self.log("train_accuracy", self.train_acc, on_step=False, on_epoch=True, batch_size=bs)
@@ -101,11 +102,14 @@ class ClassifierModule(L.LightningModule):
         x, y = batch
         with torch.autocast(self.device.type, enabled=False):  # fp32 under mixed precision (module docstring)
             logits = self(x).float()
-        self.val_acc.update(logits, y)
-        self.val_loss.update(F.cross_entropy(logits, y, reduction="none"))
+        self.val_acc.update(logits, self.objective.metric_target(y))
+        self.val_loss.update(self.objective.item_losses(logits, y))
         bs = y.shape[0]
         self.log("val_loss", self.val_loss, on_epoch=True, prog_bar=True, batch_size=bs)
         self.log("val_accuracy", self.val_acc, on_epoch=True, prog_bar=True, batch_size=bs)
+        for name, metric in self.val_extra.items():
+            metric.update(logits, self.objective.metric_target(y))
+            self.log(name, metric, on_epoch=True, batch_size=bs)
 
     def param_groups(self) -> list[dict[str, Any]]:
         return discriminative_param_groups(

@@ -1,7 +1,8 @@
 """Dynamic micro-batching: concurrent requests share one forward pass.
 
-Why: a CNN on a CPU classifies 8 images in one batch about three times faster than in 8 calls of
-one image, and a service under load mostly gets requests of one image each. The batcher gathers
+Why: a model uses its device far better on one batch of 8 images than on 8 calls of one image
+(on an idle 2-core CPU, efficientnet_lite0 reached about 40 img/s batched against 12.6 img/s served
+one request at a time), and a service under load mostly gets requests of one image each. The batcher gathers
 the requests that arrive while the model is busy (or within ``max_wait_s`` of an idle model) up to
 ``max_batch`` inputs, runs ``predictor.predict`` once, and hands each request its own slice.
 

@@ -35,6 +35,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import DataError, RunError
+from .label_sets import MULTI_LABEL, format_predictions, probabilities  # format_predictions: Predictor's too
 
 PREPROCESSING_FILE = "preprocessing.json"
 TOKENIZER_DIR = "tokenizer"
@@ -59,6 +60,8 @@ def preprocessing_from_info(info: dict[str, Any]) -> dict[str, Any]:
     modality = info.get("modality") or config.get("modality", "image")
     out: dict[str, Any] = {"format_version": 1, "modality": modality,
                            "labels": [str(c) for c in info["classes"]], "output": OUTPUT_NAME}
+    if info.get("task") == MULTI_LABEL:  # sigmoid per label, and the label set is what reaches the thresholds
+        out.update(task=MULTI_LABEL, thresholds=[float(t) for t in info.get("thresholds") or [0.5] * len(info["classes"])])
     if modality == "image":
         input_size = [int(v) for v in config.get("input_size", (3, 224, 224))]
         size = input_size[-1]
@@ -191,24 +194,6 @@ class TextEncoder:
 
 
 # ----------------------------------------------------------------------------- predictor
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float32, stable for large logits."""
-    shifted = logits.astype(np.float32) - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def format_predictions(probs: np.ndarray, classes: Sequence[str], top_k: int = 5) -> list[dict[str, Any]]:
-    """Same result shape as ``headstart.export.predictor.format_predictions`` (kept torch-free)."""
-    k = max(1, min(top_k, len(classes)))
-    results = []
-    for row in probs:
-        order = np.argsort(-row)[:k]
-        top = [{"label": classes[i], "probability": round(float(row[i]), 6)} for i in order]
-        results.append({"label": top[0]["label"], "probability": top[0]["probability"], "top_k": top})
-    return results
-
-
 def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
@@ -222,6 +207,8 @@ class OnnxPredictor:
         self.spec = spec
         self.classes: list[str] = list(spec["labels"])
         self.modality: str = spec["modality"]
+        self.task: str = spec.get("task", "single-label")
+        self.thresholds: list[float] | None = spec.get("thresholds")
         self.input_names = [i.name for i in session.get_inputs()]
         outputs = session.get_outputs()
         width = outputs[0].shape[-1] if outputs and outputs[0].shape else None
@@ -298,10 +285,10 @@ class OnnxPredictor:
         for batch in track_items(_batches(inputs, batch_size), len(inputs), "Predicting (onnxruntime)", unit,
                                  enabled=progress and len(inputs) > batch_size):
             feeds = self._encode(batch)
-            probs = softmax(self._run(feeds))
+            probs = probabilities(self._run(feeds), self.task)
             if tta and self.modality == "image":
                 flipped = {k: np.ascontiguousarray(v[..., ::-1]) for k, v in feeds.items()}
-                probs = (probs + softmax(self._run(flipped))) / 2
+                probs = (probs + probabilities(self._run(flipped), self.task)) / 2
             yield probs
 
     def predict_proba(self, inputs: Sequence[Any], batch_size: int = 32, tta: bool = False,
@@ -312,6 +299,6 @@ class OnnxPredictor:
 
     def predict(self, inputs: Sequence[Any], top_k: int = 5, batch_size: int = 32, tta: bool = False,
                 progress: bool = False) -> list[dict[str, Any]]:
-        """Top-k labels per input, the same dicts Predictor returns."""
+        """Top-k labels (and for multi-label the label set) per input, the same dicts Predictor returns."""
         probs = self.predict_proba(inputs, batch_size=batch_size, tta=tta, progress=progress)
-        return format_predictions(probs, self.classes, top_k)
+        return format_predictions(probs, self.classes, top_k, task=self.task, thresholds=self.thresholds)

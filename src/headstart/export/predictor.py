@@ -6,6 +6,10 @@ run. ``tta=True`` averages the probabilities of the image and its horizontal fli
 
 Many images stream through a batched DataLoader whose workers decode while the model runs, so a
 folder of 10k images costs one batch of memory, not 10k decoded images.
+
+Inputs: one item or a list of them. An image is a path, raw bytes, a PIL image, a numpy ``HxWxC``
+array or a ``CxHxW``/``HxWxC`` tensor (:mod:`headstart.data.inputs`); a 4-D array or tensor is a
+batch. A text is a string. One item gives one result (a dict), a list gives a list.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..run_model import RunModel, load_run
 from .onnx_predictor import format_predictions, open_rgb  # torch-free, shared with the ONNX predictor
@@ -36,6 +41,7 @@ class Predictor:
         self.classes = run.classes
         self.modality = run.modality
         self.data_config = run.data_config
+        self.task, self.thresholds = run.task, run.thresholds
         if self.modality == "image":
             from ..data.transforms import build_transforms
 
@@ -48,9 +54,19 @@ class Predictor:
     def from_run(cls, run_dir: str | Path, device: str | None = None) -> "Predictor":
         return cls(load_run(run_dir), device)
 
+    def _as_list(self, inputs: Any) -> tuple[list[Any], bool]:
+        """``(items, single)``: one input becomes a one-item list (a path string is not iterated)."""
+        if self.modality == "text":
+            return ([inputs], True) if isinstance(inputs, str) else (list(inputs), False)
+        from ..data.inputs import is_single_image
+
+        if is_single_image(inputs):
+            return [inputs], True
+        return list(inputs), False  # a list/tuple, or a 4-D array/tensor: a batch of images
+
     def _encode(self, batch: Sequence[Any]) -> Any:
         if self.modality == "image":
-            return torch.stack([self.transform(open_rgb(x)) for x in batch]).to(self.device)
+            return torch.stack([preprocess(x, self.transform) for x in batch]).to(self.device)
         from ..data.text_datamodule import tokenize_texts
 
         enc = tokenize_texts(self.tokenizer, [str(t) for t in batch], self.max_length)
@@ -86,29 +102,52 @@ class Predictor:
 
         if batch_size < 1:
             raise ConfigError(f"batch size {batch_size} must be at least 1; pass e.g. --batch-size 32.")
-        inputs = list(inputs)
+        inputs = self._as_list(inputs)[0]
         unit = "img" if self.modality == "image" else "texts"
         encoded = self._encoded_batches(inputs, batch_size, workers)
         for _, x in track_items(encoded, len(inputs), "Predicting", unit,
                                 enabled=progress and len(inputs) > batch_size, size=lambda pair: pair[0]):
-            probs = self.model(x).float().softmax(1)
+            probs = self._probabilities(self.model(x))
             if tta and self.modality == "image":
-                probs = (probs + self.model(torch.flip(x, dims=[3])).float().softmax(1)) / 2
+                probs = (probs + self._probabilities(self.model(torch.flip(x, dims=[3])))) / 2
             yield probs.cpu().numpy()
 
     def predict_proba(self, inputs: Sequence[Any], batch_size: int = 32, tta: bool = False, progress: bool = False,
                       workers: int | None = None) -> np.ndarray:
-        """Class probabilities, shape ``[len(inputs), num_classes]``."""
+        """Class probabilities (multi-label: one independent probability per label), ``[len(inputs), num_classes]``."""
         out = list(self.iter_proba(inputs, batch_size, tta, progress, workers))
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), dtype=np.float32)
 
+    def _probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Softmax over classes, or for a multi-label run a sigmoid per label."""
+        return logits.float().sigmoid() if self.task == "multi-label" else logits.float().softmax(1)
+
     @torch.inference_mode()
     def predict_logits(self, inputs: Sequence[Any], batch_size: int = 32) -> np.ndarray:
-        return np.concatenate([self.model(self._encode(b)).float().cpu().numpy() for b in _batches(list(inputs), batch_size)])
+        return np.concatenate([self.model(self._encode(b)).float().cpu().numpy()
+                               for b in _batches(self._as_list(inputs)[0], batch_size)])
 
-    def predict(self, inputs: Sequence[Any], top_k: int = 5, batch_size: int = 32, tta: bool = False, progress: bool = False) -> list[dict[str, Any]]:
-        probs = self.predict_proba(inputs, batch_size=batch_size, tta=tta, progress=progress)
-        return format_predictions(probs, self.classes, top_k)
+    def predict(self, inputs: Any, top_k: int = 5, batch_size: int = 32, tta: bool = False,
+                progress: bool = False) -> list[dict[str, Any]] | dict[str, Any]:
+        """Top-k labels with probabilities: a dict for one input, a list of dicts for a list.
+
+        >>> Predictor.from_run("runs/pets").predict("cat.jpg")["label"]      # doctest: +SKIP
+        'cat'
+        """
+        items, single = self._as_list(inputs)
+        probs = self.predict_proba(items, batch_size=batch_size, tta=tta, progress=progress)
+        results = format_predictions(probs, self.classes, top_k, task=self.task, thresholds=self.thresholds)
+        return results[0] if single else results
+
+
+def preprocess(item: Any, transform: Any) -> torch.Tensor:
+    """One image input through ``transform``: files, bytes and PIL images are decoded as `serve`
+    decodes uploads; arrays, tensors and rows of an in-memory dataset via :mod:`headstart.data.inputs`."""
+    if isinstance(item, (str, Path, bytes, bytearray, Image.Image)):
+        return transform(open_rgb(item))
+    from ..data.inputs import image_tensor
+
+    return transform(image_tensor(item))
 
 
 def loader_workers() -> int:
@@ -133,7 +172,7 @@ class _DecodedImages(torch.utils.data.Dataset):
         from ..errors import HeadstartError
 
         try:
-            return self.transform(open_rgb(self.items[index]))
+            return preprocess(self.items[index], self.transform)
         except HeadstartError as exc:  # raised in the main process, not wrapped in a worker traceback
             return str(exc)
 

@@ -69,6 +69,7 @@ class Prediction(BaseModel):
     label: str
     probability: float
     top_k: list[LabelScore]
+    labels: list[LabelScore] | None = None  # multi-label runs: every label above its threshold
     filename: str | None = None
 
 
@@ -255,6 +256,8 @@ def _decode_image(upload: _Upload, max_pixels: int) -> Image.Image:
 def _format(result: dict, filename: str | None) -> dict:
     top = [{"label": str(s["label"]), "probability": float(s["probability"])} for s in result["top_k"]]
     entry = {"label": str(result["label"]), "probability": float(result["probability"]), "top_k": top}
+    if "labels" in result:  # a multi-label run's label set
+        entry["labels"] = [{"label": str(s["label"]), "probability": float(s["probability"])} for s in result["labels"]]
     if filename is not None:
         entry["filename"] = filename
     return entry

@@ -25,6 +25,8 @@ COLUMNS = (
     "backbone",
     "val_accuracy",
     "macro_f1",
+    "map",
+    "micro_f1",
     "wall_time_s",
     "trainable_params",
     "total_params",
@@ -50,6 +52,9 @@ def compare_row(run_dir: str | Path) -> dict[str, Any]:
         "backbone": str(backbone or "unknown"),
         "val_accuracy": float(metrics["val_accuracy"]),
         "macro_f1": float(metrics["macro_f1"]),
+        # multi-label runs only (None otherwise); their val_accuracy is the exact-match ratio
+        "map": float(metrics["val_map"]) if "val_map" in metrics else None,
+        "micro_f1": float(metrics["micro_f1"]) if "micro_f1" in metrics else None,
         "wall_time_s": float(metrics["wall_time_s"]),
         "trainable_params": int(params["trainable"]) if params else None,
         "total_params": int(params["total"]) if params else None,
@@ -112,10 +117,21 @@ def format_compare_table(rows: list[dict[str, Any]]) -> Table:
     table.add_column("run", no_wrap=True, min_width=longest)  # never wrapped or cut: names are what you look up
     for name in ("strategy", "backbone"):
         table.add_column(name, overflow="fold")
-    for name in ("val acc", "macro-F1", "time", "trainable", "total"):
+    multi = any(r.get("map") is not None for r in rows)
+    for name in ("val acc", "macro-F1", *(("mAP", "micro-F1") if multi else ()), "time", "trainable", "total"):
         table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     best_acc = max((r["val_accuracy"] for r in rows), default=None)
     best_f1 = max((r["macro_f1"] for r in rows), default=None)
+    best_map = max((r["map"] for r in rows if r.get("map") is not None), default=None)
+
+    def multi_cells(row: dict[str, Any]) -> list[str]:
+        if not multi:
+            return []
+        if row.get("map") is None:
+            return ["-", "-"]
+        shown = f"{row['map']:.3f}"
+        return [f"[bold green]{shown}[/]" if len(rows) > 1 and row["map"] == best_map else shown, f"{row['micro_f1']:.3f}"]
+
     for row in rows:
         acc = f"{row['val_accuracy']:.2%}"
         f1 = f"{row['macro_f1']:.3f}"
@@ -126,6 +142,7 @@ def format_compare_table(rows: list[dict[str, Any]]) -> Table:
             Text(row["backbone"]),
             f"[bold green]{acc}[/]" if len(rows) > 1 and row["val_accuracy"] == best_acc else acc,
             f"[bold green]{f1}[/]" if len(rows) > 1 and row["macro_f1"] == best_f1 else f1,
+            *multi_cells(row),
             f"{row['wall_time_s']:.1f}s",
             _count(row["trainable_params"]),
             _count(row["total_params"]),
@@ -149,7 +166,8 @@ def format_compare(rows: list[dict[str, Any]], width: int) -> Any:
     for row in rows:
         mark = " (best)" if len(rows) > 1 and row["val_accuracy"] == best_acc else ""
         blocks.append(Text(row["run"], style="bold"))
-        blocks.append(Padding(Text(f"{row['strategy']}, {row['backbone']}: val acc {row['val_accuracy']:.2%}{mark}, "
+        multi = f"mAP {row['map']:.3f}, micro-F1 {row['micro_f1']:.3f}, " if row.get("map") is not None else ""
+        blocks.append(Padding(Text(f"{row['strategy']}, {row['backbone']}: {multi}val acc {row['val_accuracy']:.2%}{mark}, "
                            f"macro-F1 {row['macro_f1']:.3f}, {row['wall_time_s']:.1f}s, "
                            f"{_count(row['trainable_params'])} / {_count(row['total_params'])} params trainable"), (0, 0, 0, 2)))
     return Group(*blocks)

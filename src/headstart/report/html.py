@@ -21,6 +21,7 @@ from typing import Any, Iterable
 import yaml
 from PIL import Image, UnidentifiedImageError
 
+from . import multilabel
 from .plots import write_run_plots
 from .run_files import RunFiles, confident_mistakes, load_run, resolve_input_path
 
@@ -155,6 +156,8 @@ def diagnose(run: RunFiles) -> list[tuple[str, str]]:
     only (baseline, loss curves, per-class scores, confidences), so it can be checked by hand.
     """
     metrics, classes = run.metrics, run.classes
+    if multilabel.is_multilabel(metrics):
+        return multilabel.diagnose(metrics, classes) + _curve_findings(metrics["epochs"])
     findings: list[tuple[str, str]] = []
     support = [sum(int(v) for v in row) for row in metrics["confusion_matrix"]]
     n_val = sum(support)
@@ -269,6 +272,8 @@ def _summary(run: RunFiles) -> str:
         ("val loss", f"{float(m['val_loss']):.4f}"),
         ("wall time", _duration(m["wall_time_s"])),
     ]
+    if multilabel.is_multilabel(m):
+        cards[:3] = multilabel.summary_cards(m)
     if run.params:
         cards.append(("trainable params", f"{_count(run.params['trainable'])} / {_count(run.params['total'])}"))
     body = "".join(f'<div class="card"><div class="k">{_e(k)}</div><div class="v">{_e(v)}</div></div>' for k, v in cards)
@@ -377,6 +382,9 @@ def _epoch_table(run: RunFiles) -> str:
 
 
 def _class_table(run: RunFiles) -> str:
+    if multilabel.is_multilabel(run.metrics):
+        rows = [("", [_e(c), *[_e(v) for v in multilabel.class_cells(run.metrics["per_class"][c])]]) for c in run.classes]
+        return _section("Per-label scores", _table(multilabel.class_headers(), rows), "classes")
     rows = []
     for c in run.classes:
         s = run.metrics["per_class"][c]
@@ -413,8 +421,8 @@ def _gallery(run: RunFiles) -> str:
             text = text if len(text) <= TEXT_PREVIEW_CHARS else text[:TEXT_PREVIEW_CHARS] + "…"
             shown = f"<blockquote>{_e(text)}</blockquote>"
         cards.append(
-            f'<div class="item">{shown}<div>true: <b>{_e(classes[item["label"]])}</b><br>'
-            f'pred: <b>{_e(classes[item["pred"]])}</b> ({float(item["confidence"]):.0%})</div></div>'
+            f'<div class="item">{shown}<div>true: <b>{_e(multilabel.label_names(classes, item["label"]))}</b><br>'
+            f'pred: <b>{_e(multilabel.label_names(classes, item["pred"]))}</b> ({float(item["confidence"]):.0%})</div></div>'
         )
     note = f'<p class="muted">{len(mistakes)} most confident of {total_wrong} mistakes, most confident first.</p>'
     return _section("Misclassified validation items", note + f'<div class="gallery">{"".join(cards)}</div>', "gallery")

@@ -23,6 +23,7 @@ from matplotlib.ticker import MaxNLocator, NullLocator
 from matplotlib.transforms import blended_transform_factory
 from PIL import Image, UnidentifiedImageError
 
+from .multilabel import is_multilabel, label_names
 from .run_files import RunFiles, confident_mistakes, load_run, resolve_input_path
 
 #: Most class names written along one axis; beyond this only every k-th name is shown.
@@ -74,8 +75,13 @@ def plot_curves(epochs: list[dict[str, Any]], path: Path) -> Path:
     ax_loss.plot(xs, [e["val_loss"] for e in epochs], marker="o", label="val loss")
     ax_loss.set_title("Loss", pad=16)
     ax_loss.legend(loc="best", fontsize=8)
-    ax_acc.plot(xs, [e["val_accuracy"] for e in epochs], marker="o", color="tab:green", label="val accuracy")
-    ax_acc.set_title("Validation accuracy", pad=16)
+    multi = all(e.get("val_map") is not None for e in epochs)  # multi-label: val_accuracy is exact match
+    ax_acc.plot(xs, [e["val_accuracy"] for e in epochs], marker="o", color="tab:green",
+                label="val exact match" if multi else "val accuracy")
+    if multi:
+        ax_acc.plot(xs, [e["val_map"] for e in epochs], marker="o", color="tab:purple", label="val mAP")
+        ax_acc.legend(loc="best", fontsize=8)
+    ax_acc.set_title("Validation mAP and exact match" if multi else "Validation accuracy", pad=16)
     ax_acc.set_ylim(-0.02, 1.02)
     for ax in (ax_loss, ax_acc):
         ax.set_xlabel("epoch")
@@ -225,7 +231,7 @@ def plot_misclassified(run: RunFiles, path: Path, limit: int = MISCLASSIFIED_LIM
             ax.text(0.5, 0.5, "image not found\n" + _short(Path(item["input"]).name, 24), ha="center", va="center", fontsize=8, transform=ax.transAxes)
         else:
             ax.imshow(pixels)
-        true, pred = _short(classes[item["label"]], 14), _short(classes[item["pred"]], 14)
+        true, pred = _short(label_names(classes, item["label"]), 14), _short(label_names(classes, item["pred"]), 14)
         ax.set_title(f"true: {true}\npred: {pred} ({float(item['confidence']):.0%})", fontsize=8, color="darkred")
     fig.suptitle("Most confidently wrong validation images", fontsize=10)
     return _save(fig, path)
@@ -248,7 +254,8 @@ def write_run_plots(run: RunFiles) -> dict[str, Path]:
     metrics = run.metrics
     written: dict[str, Path | None] = {
         "curves": plot_curves(metrics["epochs"], out / "curves.png") if metrics["epochs"] else None,
-        "confusion_matrix": plot_confusion_matrix(metrics["confusion_matrix"], run.classes, out / "confusion_matrix.png"),
+        "confusion_matrix": None if is_multilabel(metrics)  # a label set has no single true class
+        else plot_confusion_matrix(metrics["confusion_matrix"], run.classes, out / "confusion_matrix.png"),
         "per_class": plot_per_class(metrics["per_class"], run.classes, out / "per_class.png"),
         "params": plot_params(run.params, out / "params.png") if run.params else None,
         "misclassified": plot_misclassified(run, out / "misclassified.png"),

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from ..errors import RunError
+from .multilabel import is_multilabel
 
 _FIX = "re-run training to regenerate it, or point at a complete run folder"
 
@@ -100,7 +101,12 @@ def _check_metrics(data: dict[str, Any], path: Path) -> dict[str, Any]:
     classes = _need(data, "classes", list, path)
     if not classes:
         raise _fail(path, "field 'classes' is empty")
-    matrix = _need(data, "confusion_matrix", list, path)
+    if is_multilabel(data):  # no confusion matrix: mAP and micro-F1 instead
+        for key in ("val_map", "micro_f1"):
+            _need(data, key, num, path)
+        matrix = [[0] * len(classes)] * len(classes)
+    else:
+        matrix = _need(data, "confusion_matrix", list, path)
     if len(matrix) != len(classes) or any(
         not isinstance(row, list) or len(row) != len(classes) for row in matrix
     ):
@@ -148,8 +154,10 @@ def _check_predictions(data: dict[str, Any], path: Path, n_classes: int) -> dict
             raise _fail(path, f"field 'items[{i}]' must be an object")
         _need(item, "input", str, path)
         for key in ("label", "pred"):
-            value = _need(item, key, int, path)
-            if not 0 <= value < n_classes:
+            value = item.get(key)
+            # an index, or a list of indices (the label set of a multi-label run)
+            values = _need(item, key, list, path) if isinstance(value, list) else [_need(item, key, int, path)]
+            if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < n_classes for v in values):
                 raise _fail(path, f"field 'items[{i}].{key}' = {value} is not a class index below {n_classes}")
         _need(item, "confidence", (int, float), path)
     return data

@@ -113,6 +113,26 @@ def decide(facts: AutoFacts, default_epochs: int) -> AutoDecision:
         f"head.{time_text}"), facts)
 
 
+def multilabel_decision(split: Any, num_labels: int, modality: str, default_epochs: int) -> AutoDecision:
+    """``auto`` for a multi-label run: the rarest label's positives stand in for the smallest class.
+
+    Why no probe: the converged probe is a multinomial (one label per item) solver; a multi-label
+    head is trained by epochs on the cached features instead, and the data-size rule decides alone.
+    """
+    import torch
+
+    targets = torch.stack([torch.as_tensor(y, dtype=torch.float32) for _, y in split.train])
+    facts = AutoFacts(modality=modality, num_classes=num_labels, min_per_class=int(targets.sum(0).min()),
+                      probe_cv_accuracy=None, probe_seconds=0.0)
+    decision = decide(facts, default_epochs)
+    decision.reasons = decision.reasons.replace(
+        "too few examples per class to cross-validate a probe", "multi-label data (no single-label probe; "
+        "the rarest label's positives count as the smallest class)")
+    if decision.strategy == "feature-extraction":
+        decision.epochs = default_epochs  # trained by epochs, not solved
+    return decision
+
+
 # ---------------------------------------------------------------- measuring the facts
 
 def time_finetune_step(model: Any, dm: Any, precision_context: Any = None, steps: int = 3) -> float:
