@@ -24,7 +24,7 @@ from headstart.engine.kill_point import ENV
 from .conftest import TINY, make_dataset, run_cli
 
 ARGS = [*TINY, "--batch-size", "4", "--precision", "32-true", "--strategy", "two-phase",
-        "--head-epochs", "2", "--epochs", "2", "--seed", "0"]
+        "--head-epochs", "2", "--epochs", "2", "--seed", "0", "--head-fit", "epochs"]  # epochs: the head phase can be killed mid-way
 PLANNED = [(0, "head", 0), (1, "head", 1), (2, "finetune", 0), (3, "finetune", 1)]  # 18 images: 4 batches/epoch
 
 CHAINS = {
