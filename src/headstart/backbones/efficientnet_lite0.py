@@ -8,7 +8,6 @@ Preprocessing for these weights: mean = std = 0.5, 224 px, bicubic resize 256 th
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import timm

@@ -83,7 +83,7 @@ def _overrides(values: dict[str, Any]) -> dict[str, Any]:
 
 def _check_resume_alone(run: Path, options: dict[str, object]) -> None:
     """``--resume`` continues a run exactly as it was started: any other option is an error, not ignored."""
-    given = ["DATA" if key == "data" else "--" + key.replace("_", "-") for key, value in options.items() if value is not None]
+    given = ["DATA" if key == "data" else flag_name(key) for key, value in options.items() if value is not None]
     if given:
         raise ConfigError(f"--resume {run} continues the run with the settings it was started with; "
                           f"it takes no other options, but got {', '.join(given)}.",

@@ -315,14 +315,26 @@ def check_image_file(path: str | os.PathLike) -> str | None:
 
 
 def _drop_unreadable(rows: Rows, strict: bool, skipped: list[tuple[str, str]], where: str) -> Rows:
-    """Rows whose file opens as an image; the others go to ``skipped`` (or raise if strict)."""
-    paths = [p for p, _ in rows]
+    """Rows whose file opens as an image; the others go to ``skipped`` (or raise if strict).
+    A class whose every file was skipped is an error."""
+    kept = keep_readable(rows, strict, skipped)
+    lost = sorted({label for _, label in rows} - {label for _, label in kept})
+    if lost:
+        raise DataError(f"{where}: class '{lost[0]}' has no readable images (all its files were "
+                        "skipped as corrupt); replace the files or remove the class.")
+    return kept
+
+
+def keep_readable(rows: Sequence[tuple], strict: bool, skipped: list[tuple[str, str]]) -> list:
+    """Rows (image path first) whose file opens as an image, checked in threads for large lists;
+    the others go to ``skipped`` as ``(path, reason)``, or raise a DataError when ``strict``."""
+    paths = [row[0] for row in rows]
     if len(paths) >= 64:
         with ThreadPoolExecutor(max_workers=_CHECK_THREADS) as pool:
             reasons = list(pool.map(check_image_file, paths))
     else:
         reasons = [check_image_file(p) for p in paths]
-    kept: Rows = []
+    kept = []
     for row, reason in zip(rows, reasons):
         if reason is None:
             kept.append(row)
@@ -331,10 +343,6 @@ def _drop_unreadable(rows: Rows, strict: bool, skipped: list[tuple[str, str]], w
                             "or drop --strict (strict=False) to skip unreadable files.")
         else:
             skipped.append((row[0], reason))
-    lost = sorted({label for _, label in rows} - {label for _, label in kept})
-    if lost:
-        raise DataError(f"{where}: class '{lost[0]}' has no readable images (all its files were "
-                        "skipped as corrupt); replace the files or remove the class.")
     return kept
 
 

@@ -31,8 +31,8 @@ from typing import Any, Sequence
 import torch
 
 from ..errors import ConfigError, DataError
-from .images import PATH_COLUMNS, SPLIT_VALUES, _pick_column, check_image_file
-from .splits import check_val_fraction, stratified_split
+from .images import PATH_COLUMNS, SPLIT_VALUES, _pick_column, keep_readable
+from .splits import check_val_fraction, split_items, stratified_split
 from .text import _lines, _read_table
 
 Row = tuple[str, tuple[str, ...], int]  # (input, label names, line)
@@ -54,9 +54,7 @@ class MultiLabelSplit:
 
     def class_counts(self, which: str = "train") -> dict[str, int]:
         """Items carrying each label (positives per label) in ``"train"`` or ``"val"``."""
-        if which not in ("train", "val"):
-            raise ConfigError(f"class_counts(which={which!r}): use 'train' or 'val'.")
-        items = getattr(self, which)
+        items = split_items(self, which)
         totals = torch.stack([y for _, y in items]).sum(0) if items else torch.zeros(len(self.classes))
         return {name: int(totals[i]) for i, name in enumerate(self.classes)}
 
@@ -250,16 +248,7 @@ def _image_path(table_path: Path, value: str, line: int) -> str:
 
 def _readable(rows: list[Row], strict: bool, skipped: list[tuple[str, str]], where: str) -> list[Row]:
     """Rows whose image file opens; unreadable ones go to ``skipped`` (or raise when strict)."""
-    kept = []
-    for row in rows:
-        reason = check_image_file(row[0])
-        if reason is None:
-            kept.append(row)
-        elif strict:
-            raise DataError(f"{row[0]} is not a readable image ({reason}); delete or replace it, or drop --strict "
-                            "to skip unreadable files.")
-        else:
-            skipped.append((row[0], reason))
+    kept = keep_readable(rows, strict, skipped)
     if rows and not kept:
         raise DataError(f"{where}: none of its {len(rows)} images is readable ({skipped[-1][1]}).",
                         "Check that the paths point at image files.")

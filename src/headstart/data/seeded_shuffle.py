@@ -29,9 +29,8 @@ class SeededShuffle(Sampler):
         return self.size
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        generator = self.generator or torch.Generator().manual_seed(int(torch.empty((), dtype=torch.int64).random_()))
-        order = torch.randperm(self.size, generator=generator).tolist()
-        seeds = torch.randint(0, 2**62, (self.size,), generator=generator).tolist()
+        order = torch.randperm(self.size, generator=self.generator).tolist()  # None: torch's default generator
+        seeds = torch.randint(0, 2**62, (self.size,), generator=self.generator).tolist()
         return iter(zip(order, seeds))
 
 

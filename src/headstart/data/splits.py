@@ -43,10 +43,20 @@ class ImageSplit:
 
     def class_counts(self, which: str = "train") -> dict[str, int]:
         """Number of images per class name (in class order) for ``"train"`` or ``"val"``."""
-        if which not in ("train", "val"):
-            raise ConfigError(f"class_counts(which={which!r}): use 'train' or 'val'.")
-        counts = Counter(label for _, label in getattr(self, which))
-        return {name: counts.get(i, 0) for i, name in enumerate(self.classes)}
+        return label_counts(split_items(self, which), self.classes)
+
+
+def split_items(split: object, which: str) -> list:
+    """``split.train`` or ``split.val`` by name (what every split's ``class_counts`` takes)."""
+    if which not in ("train", "val"):
+        raise ConfigError(f"class_counts(which={which!r}): use 'train' or 'val'.")
+    return getattr(split, which)
+
+
+def label_counts(items: Sequence[tuple[object, int]], classes: Sequence[str]) -> dict[str, int]:
+    """Items per class name, in class order, for ``(input, class index)`` items."""
+    counts = Counter(label for _, label in items)
+    return {name: counts.get(i, 0) for i, name in enumerate(classes)}
 
 
 def check_val_fraction(val_fraction: float) -> None:

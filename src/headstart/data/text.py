@@ -21,13 +21,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ..errors import ConfigError, DataError
-from .splits import check_val_fraction, stratified_split
+from .splits import check_val_fraction, label_counts, split_items, stratified_split
 
 CSV_SUFFIXES = (".csv",)
 TSV_SUFFIXES = (".tsv", ".tab")
@@ -51,10 +50,7 @@ class TextSplit:
 
     def class_counts(self, which: str = "train") -> dict[str, int]:
         """Number of texts per class name (in class order) for ``"train"`` or ``"val"``."""
-        if which not in ("train", "val"):
-            raise ConfigError(f"class_counts(which={which!r}): use 'train' or 'val'.")
-        counts = Counter(label for _, label in getattr(self, which))
-        return {name: counts.get(i, 0) for i, name in enumerate(self.classes)}
+        return label_counts(split_items(self, which), self.classes)
 
 
 @dataclass

@@ -133,7 +133,6 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")  # small data: fewer batches than log_every_n_steps
     warnings.filterwarnings("ignore", message=".*litlogger.*")
-    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")  # tiny data: epoch logs suffice
     warnings.filterwarnings("ignore", message=".*defined a `validation_step` but have no `val_dataloader`.*")  # lr-find
     warnings.filterwarnings("ignore", message=".*Previous log files in this directory will be deleted.*")  # resume keeps them (resume_state)
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")  # resume writes into it on purpose

@@ -143,7 +143,6 @@ def time_finetune_step(model: Any, dm: Any, precision_context: Any = None, steps
     """
     import contextlib
 
-    import torch
     import torch.nn.functional as F
 
     state = {k: v.clone() for k, v in model.state_dict().items()}
