@@ -16,11 +16,16 @@ CONFIG = DataConfig(modality="image", input_size=(3, 32, 32), mean=(0.5, 0.5, 0.
                     interpolation="bilinear", crop_pct=0.875)
 
 
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic", "nearest"])
 @pytest.mark.parametrize("name", AUGMENTS)
-def test_every_name_builds_and_outputs_model_inputs(name: str) -> None:
+def test_every_name_builds_and_outputs_model_inputs(name: str, interpolation: str) -> None:
+    """Bicubic too: timm's and efficientnet_lite0's configs use it, and the policies' tensor ops refuse it."""
+    config = DataConfig(**{**CONFIG.to_dict(), "interpolation": interpolation})
     image = torch.randint(0, 256, (3, 48, 40), dtype=torch.uint8)
-    out = train_transform(CONFIG, name)(image)
-    assert out.shape == (3, 32, 32) and out.dtype == torch.float32
+    for seed in range(8):  # several draws: each policy op (rotate, shear, ...) resamples differently
+        torch.manual_seed(seed)
+        out = train_transform(config, name)(image)
+        assert out.shape == (3, 32, 32) and out.dtype == torch.float32
     if name in ("trivial", "randaugment"):
         policy = v2.TrivialAugmentWide if name == "trivial" else v2.RandAugment
         assert any(isinstance(t, policy) for t in train_transform(CONFIG, name).transforms)

@@ -41,7 +41,9 @@ def train_transform(data_config: DataConfig, name: str = "light") -> v2.Compose:
     light = build_transforms(data_config, train=True)
     if name == "light":
         return light
-    interpolation = interpolation_mode(data_config.interpolation)
+    # the policies rotate/shear tensors, which torchvision resamples only with nearest or bilinear:
+    # a bicubic config (timm's default for many weights) gets bilinear for these ops only
+    interpolation = interpolation_mode("nearest" if data_config.interpolation == "nearest" else "bilinear")
     policy = (v2.TrivialAugmentWide(interpolation=interpolation) if name == "trivial"
               else v2.RandAugment(num_ops=2, magnitude=9, interpolation=interpolation))
     steps = list(light.transforms)
