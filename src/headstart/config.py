@@ -162,6 +162,13 @@ class RunConfig:
     lora_r: int = option(8, "LoRA rank (strategy lora).", at_least(1), group="strategy")
     lora_alpha: int = option(16, "LoRA alpha (strategy lora).", at_least(1), group="strategy")
     lora_dropout: float = option(0.05, "LoRA dropout (strategy lora).", in_range(0, 1), group="strategy")
+    batchnorm: str = option("auto", "BatchNorm running statistics while the backbone fine-tunes: auto (frozen when the "
+                            "smallest class has under 1000 examples, else train) | frozen (keep the pretrained "
+                            "statistics; BN weights still learn) | train (re-estimate them from the batches).",
+                            one_of("auto", "frozen", "train"), group="strategy")
+    weight_averaging: str = option("none", "Average the weights while the backbone trains: none | ema (exponential moving "
+                                   "average with a warm-up decay; validation, the best epoch and the saved model use it).",
+                                   one_of("none", "ema"), group="strategy")
     head_fit: str = option("converge", "How a head-only phase on cached features trains: converge (linear head: L-BFGS, L2 "
                            "chosen by 5-fold CV on the training features; mlp head: AdamW early-stopped on 15% of train; "
                            "--epochs/--head-epochs do not apply to it) | epochs (minibatch AdamW for those epochs).",

@@ -20,7 +20,11 @@ class TransferModel(nn.Module):
     Frozen BatchNorm stays in eval mode: whenever the model is put in train mode, every BatchNorm
     layer whose parameters are all frozen is switched back to eval, so its running statistics are
     not updated by the new data (they describe the pretraining data the frozen weights expect).
+    With ``batchnorm_stats = "frozen"`` every BatchNorm stays in eval mode, trainable or not
+    (``--batchnorm``, params/batchnorm.py): its affine weights learn, its statistics stay pretrained.
     """
+
+    batchnorm_stats: str = "train"  # "frozen": all BatchNorm in eval mode while training (not saved)
 
     def __init__(self, backbone: Backbone, head: nn.Module, classes: list[str] | None = None,
                  task: str = "single-label"):
@@ -50,6 +54,10 @@ class TransferModel(nn.Module):
         super().train(mode)
         if mode:
             set_frozen_batchnorm_eval(self)
+            if self.batchnorm_stats == "frozen":
+                from .params.batchnorm import freeze_batchnorm_stats
+
+                freeze_batchnorm_stats(self)
         return self
 
 

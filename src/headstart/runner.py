@@ -300,6 +300,7 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
     classes = list(split.classes)
     check_before_start(config, model)
     augment = check_augment(config, data_config.modality, dm, train_transform)
+    batchnorm = batchnorm_choice(config, model, split)  # before the LR finder: it trains the same way
     run_dir = prepare_run_dir(config, resume=resume_dir is not None, created=created)  # before the LR finder: fail fast on a clash
     if resume_dir is not None:
         fingerprint = check_resume(run_dir, split, data_config.modality, str(config.data))
@@ -338,6 +339,11 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
             lora_info = {"r": config.lora_r, "alpha": config.lora_alpha, "dropout": config.lora_dropout}
             apply_lora(model, **lora_info)
     plan = converge_head_phases(plan_for(strategy, strategy_options(config, float(lr), epochs), len(model.layer_groups())), config)
+    if batchnorm is not None and not all(p.backbone_frozen for p in plan):
+        console.print(f"BatchNorm statistics {'kept as pretrained' if batchnorm['mode'] == 'frozen' else 're-estimated'} "
+                      f"while fine-tuning ({batchnorm['mode']}): {batchnorm['why']}.")
+    else:
+        batchnorm = None  # nothing unfrozen (or no BatchNorm): the choice changes nothing
     options = engine_options(config, dm, classes)
     runtime = resolve_runtime(options, model, num_workers=getattr(dm, "num_workers", config.num_workers))
     resolved = config.to_dict()
@@ -365,6 +371,8 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
         info = model_info(model, strategy, data_config, lora_info)
         info["runtime"] = runtime.to_dict()
         info["augment"] = augment
+        if batchnorm is not None:
+            info["batchnorm"] = batchnorm
         if decision is not None:
             info["auto"] = decision.to_dict()
         write_json(run_dir / "model.json", info)
@@ -445,6 +453,19 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
     return TrainResult(run_dir, metrics, model)
 
 
+def batchnorm_choice(config: RunConfig, model: TransferModel, split: Any) -> dict[str, str] | None:
+    """Resolve ``--batchnorm`` for this data and set it on ``model``; None when the model has no BatchNorm."""
+    from .params.batchnorm import has_batchnorm, resolve_batchnorm
+
+    if not has_batchnorm(model.backbone):
+        return None
+    counts = split.class_counts("train") if hasattr(split, "class_counts") else None
+    mode, why = resolve_batchnorm(config.batchnorm, min(counts.values()) if counts else None,
+                                  pretrained=config.weights != "none")
+    model.batchnorm_stats = mode
+    return {"mode": mode, "why": why}
+
+
 def engine_options(config: RunConfig, dm: Any, classes: list[str]) -> EngineOptions:
     """The engine's options for ``config`` (class weights counted on ``dm``'s training data)."""
     counts = None
@@ -458,7 +479,7 @@ def engine_options(config: RunConfig, dm: Any, classes: list[str]) -> EngineOpti
         class_weights=class_weight_tensor(counts) if counts else None,
         early_stopping_patience=config.early_stopping, channels_last=config.channels_last,
         limit_train_batches=config.limit_train_batches, compile=config.compile,
-        mixup=config.mixup, cutmix=config.cutmix,
+        mixup=config.mixup, cutmix=config.cutmix, weight_averaging=config.weight_averaging,
     )
 
 

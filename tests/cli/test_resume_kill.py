@@ -29,15 +29,19 @@ PLANNED = [(0, "head", 0), (1, "head", 1), (2, "finetune", 0), (3, "finetune", 1
 
 CHAINS = {
     # no cache: both phases keep a last.ckpt
-    "uncached": ("--no-cache-features", [
+    "uncached": (["--no-cache-features"], [
         "state-saved@1",          # head epoch 0: state.json written, last.ckpt not -> the phase starts over
         "phase-weights-saved@1",  # phase boundary: head end weights written, state.json not marking it done
         "train-batch@6",          # mid fine-tune epoch 1, after epoch 0's checkpoint
     ]),
     # cached head phase: no last.ckpt, a killed head phase starts over
-    "cached": ("--cache-features", [
+    "cached": (["--cache-features"], [
         "state-saved@2",          # cached head epoch 1 recorded, then killed: its old history must go
         "state-saved@2",          # fine-tune epoch 1 recorded in state.json, its checkpoint not written
+    ]),
+    # EMA: last.ckpt holds both the raw and the averaged weights; a resume must restore both
+    "ema": (["--no-cache-features", "--weight-averaging", "ema"], [
+        "train-batch@14",         # mid fine-tune epoch 1 (after 8 head + 4 fine-tune batches and epoch 0's checkpoint)
     ]),
 }
 
@@ -70,11 +74,11 @@ def _csv_epochs(run: Path) -> dict[str, Counter]:
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path: Path, chain: str) -> None:
     cache, kills = CHAINS[chain]
     data = make_dataset(tmp_path / "data", train=6, val=2)
-    reference = run_cli(["train", data, *ARGS, cache, "--output-dir", tmp_path / "runs", "--name", "ref"])
+    reference = run_cli(["train", data, *ARGS, *cache, "--output-dir", tmp_path / "runs", "--name", "ref"])
     assert reference.code == 0, reference.err[-3000:]
 
     run = tmp_path / "runs" / "cut"
-    command = ["train", str(data), *ARGS, cache, "--output-dir", "runs", "--name", "cut"]
+    command = ["train", str(data), *ARGS, *cache, "--output-dir", "runs", "--name", "cut"]
     for kill in kills:
         killed = _headstart(command, tmp_path, kill_at=kill)
         assert killed.returncode == -signal.SIGKILL, f"{kill} was not reached:\n{killed.stderr[-3000:]}"

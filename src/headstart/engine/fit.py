@@ -56,6 +56,7 @@ class EngineOptions:
     limit_train_batches: int | float | None = None
     strategy: str = "auto"  # Lightning strategy; auto = ddp / ddp_fork when several processes (runtime.resolve_strategy)
     compile: bool = False
+    weight_averaging: str = "none"  # config.weight_averaging: "ema" in phases that train through the backbone
     mixup: float = 0.0  # Beta alphas for timm's Mixup in phases that see images (data/augment.py)
     cutmix: float = 0.0
     extra_callbacks: list[Any] = field(default_factory=list)
@@ -209,6 +210,10 @@ def fit_plan(
                                            save_last=not features_input, save_top_k=1, enable_version_counter=False)
         callbacks: list[Any] = [StopOnNonFiniteLoss(phase.name, phase.head_lr), checkpoint, EpochHistory(history, phase.name, save_epoch_state),
                                 EpochSeed(options.seed, index), *kill_callbacks(), *options.extra_callbacks]
+        if options.weight_averaging == "ema" and not features_input:
+            from .weight_averaging import WarmupEMA
+
+            callbacks.append(WarmupEMA())
         if options.progress_bar:
             callbacks.append(PhaseProgressBar(phase.name))
         for logger in loggers:
