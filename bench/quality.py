@@ -4,7 +4,10 @@ Rows per set (same backbone and weights everywhere: efficientnet_lite0 with the 
 weights for images, all-MiniLM-L6-v2 for text; same train/val items; same image size):
 
 - headstart ``feature-extraction``, ``two-phase``, ``fine-tune``, ``lora`` (text) and ``auto``
-  (each through ``train_run``, the code behind ``headstart train``);
+  (each through ``train_run``, the code behind ``headstart train``), plus the measured options:
+  ``two-phase+ema`` (``--weight-averaging ema``), ``two-phase+trivial`` (``--augment trivial``,
+  images) and ``two-phase+bn-train`` (``--batchnorm train``: BatchNorm statistics re-estimated,
+  the behaviour before ``--batchnorm``, images);
 - ``sklearn probe``: ``LogisticRegressionCV`` on the features headstart extracts (the target the
   converged head must meet);
 - ``seed recipe``: a plain PyTorch loop: new ``nn.Linear`` on the backbone, stem frozen, AdamW with
@@ -33,6 +36,12 @@ from _quality_sets import OUT, bench_sets
 
 RESULTS = OUT / "quality.jsonl"
 HEADSTART_ROWS = ("feature-extraction", "two-phase", "fine-tune", "lora", "auto")
+VARIANTS = {  # row -> (strategy, options it adds to the defaults)
+    "two-phase+ema": ("two-phase", {"weight_averaging": "ema"}),
+    "two-phase+trivial": ("two-phase", {"augment": "trivial"}),
+    "two-phase+bn-train": ("two-phase", {"batchnorm": "train"}),
+}
+IMAGE_ONLY = {"fastai", "two-phase+trivial", "two-phase+bn-train"}
 
 
 def macro_f1(pred, target) -> float:
@@ -45,22 +54,24 @@ def model_name(s) -> str:
     return "efficientnet_lite0" if s.modality == "image" else "minilm"
 
 
-def base_config(s, args, strategy: str):
+def base_config(s, args, strategy: str, **options):
     from headstart.config import RunConfig
 
     extra = {"image_size": args.image_size} if s.modality == "image" else {"max_length": args.max_length}
+    extra.update(options)
     return RunConfig(data=s.train, val_data=s.val, model=model_name(s), strategy=strategy, epochs=args.epochs,
                      batch_size=32, seed=0, output_dir=str(OUT / "runs"), name=f"{s.name}-{strategy}-{int(time.time())}",
                      precision="32-true", **extra)
 
 
-def headstart_row(s, args, strategy: str) -> dict:
+def headstart_row(s, args, row: str) -> dict:
     from rich.console import Console
 
     from headstart.runner import train_run
 
+    strategy, options = VARIANTS.get(row, (row, {}))
     start = time.perf_counter()
-    result = train_run(base_config(s, args, strategy), console=Console(quiet=True))
+    result = train_run(base_config(s, args, strategy, **options), console=Console(quiet=True))
     seconds = time.perf_counter() - start
     m = result.metrics
     row = {"accuracy": m["val_accuracy"], "macro_f1": m["macro_f1"], "seconds": seconds}
@@ -162,8 +173,8 @@ def fastai_row(s, args) -> dict:
 
 
 def rows_for(s, wanted: list[str]) -> list[str]:
-    excluded = "lora" if s.modality == "image" else "fastai"
-    return [r for r in wanted if r != excluded]
+    excluded = {"lora"} if s.modality == "image" else IMAGE_ONLY
+    return [r for r in wanted if r not in excluded]
 
 
 def done_rows() -> dict[tuple[str, str], dict]:
@@ -179,7 +190,8 @@ def done_rows() -> dict[tuple[str, str], dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="hymenoptera,trashnet,sst2,sms_spam")
-    parser.add_argument("--rows", default="sklearn probe,feature-extraction,auto,seed recipe,fastai,two-phase,lora,fine-tune")
+    parser.add_argument("--rows", default="sklearn probe,feature-extraction,auto,seed recipe,fastai,two-phase,lora,fine-tune,"
+                                          "two-phase+ema,two-phase+trivial,two-phase+bn-train")
     parser.add_argument("--epochs", type=int, default=1, help="fine-tuning epochs (every method that fine-tunes)")
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--max-length", type=int, default=64)

@@ -2,7 +2,7 @@
 
 Why: the quick start should train on real photos without a download, yet the repository should
 stay small. Every train and val image (except the upstream ``imageNotFound.gif`` placeholder) is
-converted to RGB, shrunk so its shorter side is 224 px (never enlarged) and saved as a quality-85
+converted to RGB, shrunk so its shorter side is 256 px (never enlarged) and saved as a quality-85
 JPEG with the same file stem.
 
 Usage::
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-SHORT_SIDE = 224
+SHORT_SIDE = 256  # the default weights resize to 256 before their 224 centre crop: smaller copies would be upscaled
 QUALITY = 85
 EXCLUDE = {"imageNotFound.gif"}
 SPLITS = ("train", "val")

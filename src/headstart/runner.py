@@ -345,6 +345,8 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
     else:
         batchnorm = None  # nothing unfrozen (or no BatchNorm): the choice changes nothing
     options = engine_options(config, dm, classes)
+    if decision is not None and decision.patience and config.early_stopping is None:
+        options.early_stopping_patience = decision.patience  # auto's fine-tuning stops when it stops paying
     runtime = resolve_runtime(options, model, num_workers=getattr(dm, "num_workers", config.num_workers))
     resolved = config.to_dict()
     resolved["lr"] = float(lr)

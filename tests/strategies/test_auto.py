@@ -50,6 +50,12 @@ def test_time_budget_sizes_the_epochs_or_falls_back_to_the_head() -> None:
     assert epochs_that_fit(facts(), 7) == 7  # no budget: the configured epochs
 
 
+def test_without_a_budget_the_timed_steps_give_an_estimate() -> None:
+    decision = decide(facts(seconds_per_step=0.5, steps_per_epoch=40), 5)  # 5 x 40 x 0.5 s x 1.25 = 125 s
+    assert decision.strategy == "two-phase" and decision.epochs == 5
+    assert "about 2 min (5 epoch(s) of 40 steps at 0.50 s)" in decision.reasons and "--time-budget" in decision.reasons
+
+
 def test_decision_round_trips_through_json() -> None:
     decision = decide(facts(), 5)
     again = AutoDecision.from_dict(json.loads(json.dumps(decision.to_dict())))

@@ -220,8 +220,11 @@ def fit_plan(
             logger.start_phase(index, state.get("steps", 0))
         if loggers:
             callbacks.append(LearningRateMonitor(logging_interval="step"))  # every param group's LR
-        if options.early_stopping_patience:
-            callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=options.early_stopping_patience))
+        if options.early_stopping_patience and not converged:
+            stopper = EarlyStopping(monitor="val_loss", mode="min", patience=options.early_stopping_patience)
+            if state.get("best"):  # a later phase must beat the model kept so far (LP-FT: the converged head)
+                stopper.best_score = torch.tensor(float(state["best"]["val_loss"]))
+            callbacks.append(stopper)
         last = phase_dir / "last.ckpt"
         ckpt_path = str(last) if resume and last.exists() else None
         if resume and rank_zero_only.rank == 0 and index == state["completed"]:  # keep the CSV rows of the epochs done

@@ -2,14 +2,18 @@
 
 The evidence, all measured on the user's own data before training:
 
-1. **Examples per class** (the smallest class). Fine-tuning a backbone moves millions of weights;
-   with a few hundred examples per class or fewer it overfits before it beats a converged head.
-   (Measured in issue 11: at 100-120 per class, two-phase lost 2-6 points to the head alone.)
+1. **Examples per class** (the smallest class). Fine-tuning a backbone moves millions of weights.
+   With pretrained BatchNorm statistics kept (``--batchnorm``) and LP-FT, it paid on both image
+   sets measured at 100-120 per class (+0.7 and +2 points over the converged head, docs/quality.md;
+   before the BatchNorm fix it lost 2-12). Below a few dozen examples per class the validation set
+   is a few dozen items too, so the best-epoch rule that guards fine-tuning cannot tell a gain from
+   noise, and a converged probe is the robust answer (the few-shot regime of linear probing).
 2. **The converged linear probe's cross-validated accuracy** on the training features (never on
    validation data). It costs one extraction pass, which the head phase then reuses from the
    feature cache. A probe already within 2 points of perfect leaves fine-tuning nothing to win.
-3. **Time.** With ``--time-budget`` a few fine-tuning steps are timed and the epochs sized to fit
-   the time left; if not even one epoch fits, the answer is feature extraction.
+3. **Time.** When fine-tuning is the answer its time is estimated from the extraction pass and
+   printed with the reasons. With ``--time-budget`` a few real fine-tuning steps are timed and the
+   epochs sized to fit the time left; if not even one epoch fits, the answer is feature extraction.
 
 Rules, in order: too few examples per class or too little headroom -> feature extraction; no
 time for one epoch -> feature extraction; text -> LoRA (from the probe's head); a weak probe
@@ -25,10 +29,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-MIN_PER_CLASS_TO_FINETUNE = 200  # smallest class; below it the head alone wins (see 1.)
+MIN_PER_CLASS_TO_FINETUNE = 50  # smallest class; below it validation cannot tell a fine-tuning gain from noise (see 1.)
 MIN_HEADROOM = 0.02  # probe CV error below this: nothing left for fine-tuning to win
 LARGE_PER_CLASS = 1000  # "lots of data": a weak probe then says the features need to change
 MAX_BUDGET_EPOCHS = 20  # a budget sizes fine-tuning up to this many epochs
+PATIENCE = 2  # fine-tuning stops after this many epochs without beating the best model so far
 
 
 @dataclass
@@ -45,6 +50,7 @@ class AutoFacts:
     budget_s: float | None = None
     spent_s: float = 0.0
     lora_capable: bool = False
+    step_timing: str | None = None  # "timed" (real steps, with a budget) | "estimated" (from the extraction pass)
 
 
 @dataclass
@@ -54,28 +60,52 @@ class AutoDecision:
     reasons: str
     facts: AutoFacts
     probe: dict[str, Any] = field(default_factory=dict)
+    patience: int | None = None  # early stopping for the fine-tuning phase (None: the configured one)
 
     def to_dict(self) -> dict[str, Any]:
         return {"strategy": self.strategy, "epochs": self.epochs, "reasons": self.reasons,
-                "facts": asdict(self.facts), "probe": self.probe}
+                "facts": asdict(self.facts), "probe": self.probe, "patience": self.patience}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "AutoDecision":
         """The decision a run recorded (``--resume`` keeps it instead of deciding again)."""
-        return cls(data["strategy"], int(data["epochs"]), data["reasons"], AutoFacts(**data["facts"]), data.get("probe", {}))
+        return cls(data["strategy"], int(data["epochs"]), data["reasons"], AutoFacts(**data["facts"]),
+                   data.get("probe", {}), data.get("patience"))
+
+
+def estimated_seconds(facts: AutoFacts, epochs: int) -> float:
+    """Fine-tuning time for ``epochs`` from the timed steps (+25% for validation and loader start-up)."""
+    return (facts.seconds_per_step or 0.0) * (facts.steps_per_epoch or 0) * 1.25 * epochs
+
+
+def format_seconds(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def epochs_that_fit(facts: AutoFacts, default_epochs: int) -> int:
     """Fine-tuning epochs: ``default_epochs`` without a budget, else as many as the time left allows (0 = none)."""
     if facts.budget_s is None or not facts.seconds_per_step or not facts.steps_per_epoch:
         return default_epochs
-    per_epoch = facts.seconds_per_step * facts.steps_per_epoch * 1.25  # + validation and loader start-up
+    per_epoch = estimated_seconds(facts, 1)
     left = facts.budget_s - facts.spent_s
     return max(0, min(MAX_BUDGET_EPOCHS, math.floor(left / per_epoch)))
 
 
 def decide(facts: AutoFacts, default_epochs: int) -> AutoDecision:
-    """The strategy for ``facts`` (a pure function: the rules of the module docstring)."""
+    """The strategy for ``facts`` (a pure function: the rules of the module docstring).
+
+    Whenever the answer fine-tunes, it also stops early: after :data:`PATIENCE` epochs that do not
+    beat the best model so far (the converged head first), the remaining epochs would only cost time.
+    """
+    decision = _decide(facts, default_epochs)
+    if decision.strategy != "feature-extraction" and decision.epochs > PATIENCE:
+        decision.patience = PATIENCE
+        decision.reasons += (f" Fine-tuning stops early after {PATIENCE} epochs that do not beat the best model so far "
+                             "(on validation loss).")
+    return decision
+
+
+def _decide(facts: AutoFacts, default_epochs: int) -> AutoDecision:
     acc = facts.probe_cv_accuracy
     chance = 1.0 / facts.num_classes
     probe_text = (f"a converged linear probe reaches {acc:.1%} cross-validated accuracy on the training features"
@@ -83,8 +113,8 @@ def decide(facts: AutoFacts, default_epochs: int) -> AutoDecision:
     data_text = f"the smallest class has {facts.min_per_class} training examples"
     if facts.min_per_class < MIN_PER_CLASS_TO_FINETUNE:
         return AutoDecision("feature-extraction", 1, (
-            f"feature-extraction: {data_text} (fine-tuning needs about {MIN_PER_CLASS_TO_FINETUNE} to beat a "
-            f"converged head) and {probe_text}."), facts)
+            f"feature-extraction: {data_text} (under {MIN_PER_CLASS_TO_FINETUNE}, too few to tell a fine-tuning "
+            f"gain from noise) and {probe_text}."), facts)
     if acc is not None and 1 - acc < MIN_HEADROOM:
         return AutoDecision("feature-extraction", 1, (
             f"feature-extraction: {probe_text}, leaving under {MIN_HEADROOM:.0%} for fine-tuning to win; {data_text}."), facts)
@@ -98,6 +128,11 @@ def decide(facts: AutoFacts, default_epochs: int) -> AutoDecision:
                 f"feature-extraction: {data_text} and {probe_text}, but not one fine-tuning epoch fits the time "
                 f"budget.{time_text}."), facts)
         time_text += f": {epochs} epoch(s) fit."
+    elif facts.seconds_per_step and facts.steps_per_epoch:
+        how = " estimated from the extraction pass" if facts.step_timing == "estimated" else ""
+        time_text = (f" Fine-tuning should take about {format_seconds(estimated_seconds(facts, epochs))} "
+                     f"({epochs} epoch(s) of {facts.steps_per_epoch} steps at {facts.seconds_per_step:.2f} s{how}); "
+                     "--time-budget caps it, --strategy feature-extraction skips it.")
     if facts.modality == "text" and facts.lora_capable:
         return AutoDecision("lora", epochs, (
             f"lora: {data_text} and {probe_text}, so adapting the encoder can pay; LoRA adapts it at a fraction of "
@@ -138,19 +173,27 @@ def multilabel_decision(split: Any, num_labels: int, modality: str, default_epoc
 def time_finetune_step(model: Any, dm: Any, precision_context: Any = None, steps: int = 3) -> float:
     """Seconds per full fine-tuning step (load a batch, forward, backward), measured on real batches.
 
-    No optimizer step is taken and every weight, buffer and ``requires_grad`` flag is restored,
-    so timing leaves the model exactly as it was.
+    No optimizer step is taken; every weight, buffer, ``requires_grad`` flag and module mode is
+    restored, and so are the random streams (the global ones and the data module's loader
+    generator), so timing leaves the run exactly as it would have been without it: an ``auto`` run
+    trains like the same strategy forced, and a resumed one (which does not time again) like one
+    never interrupted.
     """
     import contextlib
 
+    import torch
     import torch.nn.functional as F
 
     state = {k: v.clone() for k, v in model.state_dict().items()}
     flags = {n: p.requires_grad for n, p in model.named_parameters()}
-    training = model.training
+    modes = {m: m.training for m in model.modules()}
+    generator = getattr(dm, "_generator", None)
+    generator_state = generator.get_state() if isinstance(generator, torch.Generator) else None
     for p in model.parameters():
         p.requires_grad_(True)
     model.train()
+    rng = torch.random.fork_rng(devices=[])
+    rng.__enter__()
     loader = iter(dm.train_dataloader())
     times = []
     try:
@@ -167,12 +210,32 @@ def time_finetune_step(model: Any, dm: Any, precision_context: Any = None, steps
             if i:
                 times.append(time.perf_counter() - start)
     finally:
+        del loader  # its worker processes stop here
+        rng.__exit__(None, None, None)
+        if generator_state is not None:
+            generator.set_state(generator_state)
         model.load_state_dict(state)
         for n, p in model.named_parameters():
             p.requires_grad_(flags[n])
-        model.train(training)
-        del loader
+        for m, training in modes.items():
+            m.training = training
     return sum(times) / len(times) if times else 0.0
+
+
+def step_estimate(features: Any, batch_size: int) -> float | None:
+    """Seconds per fine-tuning step from the extraction pass just done: a training step costs about
+    three forward passes (forward + a backward twice its cost). None when the features came from the
+    disk cache (no pass was timed).
+
+    Why not time real steps here as with a budget: a few full backward passes before training
+    measurably slowed the training that followed on CPU (epochs 25-40 % longer on the demo; cause
+    not found), a price worth paying only when a budget needs the precise figure.
+    """
+    seconds = float(getattr(features, "extraction_seconds", 0.0) or 0.0)
+    rows = sum(int(d.features.shape[0]) for d in features.datasets.values())
+    if seconds < 0.5 or not rows:
+        return None
+    return round(3 * seconds / rows * batch_size, 4)
 
 
 def choose_strategy(config: Any, model: Any, dm: Any, phase_data: Any, started: float) -> AutoDecision:
@@ -213,9 +276,14 @@ def choose_strategy(config: Any, model: Any, dm: Any, phase_data: Any, started: 
         budget_s=parse_duration(config.time_budget) if config.time_budget else None,
         lora_capable=isinstance(model.backbone, HFTextBackbone))
     decision = decide(facts, config.epochs)
-    if decision.strategy != "feature-extraction" and facts.budget_s is not None:
-        facts.seconds_per_step = round(time_finetune_step(model, dm, trainer.precision_plugin.forward_context), 4)
-        facts.steps_per_epoch = max(1, len(train) // config.batch_size)
+    if decision.strategy != "feature-extraction":
+        facts.steps_per_epoch = max(1, math.ceil(train.labels.shape[0] / config.batch_size))
+        if facts.budget_s is not None:  # a budget sizes the epochs: time real steps
+            facts.seconds_per_step = round(time_finetune_step(model, dm, trainer.precision_plugin.forward_context), 4)
+            facts.step_timing = "timed"
+        else:  # only an estimate to print: from the extraction pass, at no cost
+            facts.seconds_per_step = step_estimate(features, config.batch_size)
+            facts.step_timing = "estimated" if facts.seconds_per_step else None
         facts.spent_s = round(time.perf_counter() - started, 1)
         decision = decide(facts, config.epochs)
     decision.probe = {k: v for k, v in probe.to_dict().items() if k != "grid"}
