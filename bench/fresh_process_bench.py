@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import _common as c
 

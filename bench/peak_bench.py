@@ -31,7 +31,7 @@ def main() -> None:
     peak = max(peaks.values())
     bf16 = matmul_gflops(torch.bfloat16, size=1024, seconds=1.0, autocast=True)
     native = sorted(cpu_flags() & {"avx512_bf16", "amx_bf16", "avx512f", "avx2"})
-    print(f"\nfp32 matmul GFLOP/s by size: " + ", ".join(f"{s}: {g:.1f}" for s, g in peaks.items()))
+    print("\nfp32 matmul GFLOP/s by size: " + ", ".join(f"{s}: {g:.1f}" for s, g in peaks.items()))
     print(f"bf16 autocast matmul (1024): {bf16:.1f} GFLOP/s; flags {native}; headstart picks bf16 on CPU: "
           f"{bf16_autocast_is_faster('cpu')}")
     rows = []

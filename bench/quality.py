@@ -7,7 +7,8 @@ weights for images, all-MiniLM-L6-v2 for text; same train/val items; same image 
   (each through ``train_run``, the code behind ``headstart train``), plus the measured options:
   ``two-phase+ema`` (``--weight-averaging ema``), ``two-phase+trivial`` (``--augment trivial``,
   images) and ``two-phase+bn-train`` (``--batchnorm train``: BatchNorm statistics re-estimated,
-  the behaviour before ``--batchnorm``, images);
+  the behaviour before ``--batchnorm``, images) and ``auto+budget`` (``auto`` with ``--time-budget``
+  set to half the faster of the seed recipe and fastai rows: the time half of the target);
 - ``sklearn probe``: ``LogisticRegressionCV`` on the features headstart extracts (the target the
   converged head must meet);
 - ``seed recipe``: a plain PyTorch loop: new ``nn.Linear`` on the backbone, stem frozen, AdamW with
@@ -42,6 +43,7 @@ VARIANTS = {  # row -> (strategy, options it adds to the defaults)
     "two-phase+bn-train": ("two-phase", {"batchnorm": "train"}),
 }
 IMAGE_ONLY = {"fastai", "two-phase+trivial", "two-phase+bn-train"}
+BUDGET_ROW = "auto+budget"  # auto with --time-budget = half the faster of the seed recipe and fastai rows
 
 
 def macro_f1(pred, target) -> float:
@@ -70,6 +72,12 @@ def headstart_row(s, args, row: str) -> dict:
     from headstart.runner import train_run
 
     strategy, options = VARIANTS.get(row, (row, {}))
+    if row == BUDGET_ROW:
+        rivals = [r["seconds"] for (name, kind), r in done_rows().items()
+                  if name == s.name and kind in ("seed recipe", "fastai") and r["seconds"]]
+        if not rivals:
+            raise RuntimeError("run the seed recipe (and fastai) rows first: the budget is half their time")
+        strategy, options = "auto", {"time_budget": f"{min(rivals) / 2:.0f}s"}
     start = time.perf_counter()
     result = train_run(base_config(s, args, strategy, **options), console=Console(quiet=True))
     seconds = time.perf_counter() - start
@@ -77,6 +85,9 @@ def headstart_row(s, args, row: str) -> dict:
     row = {"accuracy": m["val_accuracy"], "macro_f1": m["macro_f1"], "seconds": seconds}
     if "auto" in m:
         row["note"] = f"chose {m['auto']['strategy']}"
+        if options.get("time_budget"):
+            fits = "" if m["auto"]["strategy"] == "feature-extraction" else f", {m['auto']['epochs']} epoch(s)"
+            row["note"] += f" with --time-budget {options['time_budget']}{fits}"
     if m.get("finetune_verdict") and not m["finetune_verdict"]["finetune_won"]:
         row["note"] = (row.get("note", "") + "; head kept (fine-tuning did not beat it)").lstrip("; ")
     return row
@@ -191,7 +202,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="hymenoptera,trashnet,sst2,sms_spam")
     parser.add_argument("--rows", default="sklearn probe,feature-extraction,auto,seed recipe,fastai,two-phase,lora,fine-tune,"
-                                          "two-phase+ema,two-phase+trivial,two-phase+bn-train")
+                                          "two-phase+ema,two-phase+trivial,two-phase+bn-train,auto+budget")
     parser.add_argument("--epochs", type=int, default=1, help="fine-tuning epochs (every method that fine-tunes)")
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--max-length", type=int, default=64)

@@ -11,7 +11,6 @@ images at 224 px, 2 epochs per strategy (~4 min on 2 cores).
 from __future__ import annotations
 
 import argparse
-import math
 import tempfile
 import time
 from pathlib import Path

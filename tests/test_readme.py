@@ -23,7 +23,7 @@ FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 SHELL_COMMANDS: list[tuple[str, str | None]] = [
     (r"make (demo|test)", "creates .venv from scratch and trains / runs the whole suite; CI runs `make test` itself"),
     (r"python3 -m venv .*|pip install .*", "installs packages (needs the network)"),
-    (r"headstart train examples/ants_bees --name ants", "the full demo training (about 1.5 min on 2 cores)"),
+    (r"headstart train examples/ants_bees --name ants", "the full demo training (about 35 s on 2 cores)"),
     (r"headstart (export|serve) runs/ants( .*)?", "needs the demo run runs/ants trained by the line above"),
     (r"curl -F file=@(\S+) http://127\.0\.0\.1:8000/predict", "needs the running service; its image is checked to exist"),
     (r"(torchrun|srun) .*", "multi-process launchers (torchrun/SLURM)"),
