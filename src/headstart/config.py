@@ -163,7 +163,7 @@ class RunConfig:
     lora_alpha: int = option(16, "LoRA alpha (strategy lora).", at_least(1), group="strategy")
     lora_dropout: float = option(0.05, "LoRA dropout (strategy lora).", in_range(0, 1), group="strategy")
     batchnorm: str = option("auto", "BatchNorm running statistics while the backbone fine-tunes: auto (frozen when the "
-                            "smallest class has under 1000 examples, else train) | frozen (keep the pretrained "
+                            "weights are pretrained and the smallest class has under 1000 examples, else train) | frozen (keep the pretrained "
                             "statistics; BN weights still learn) | train (re-estimate them from the batches).",
                             one_of("auto", "frozen", "train"), group="strategy")
     weight_averaging: str = option("none", "Average the weights while the backbone trains: none | ema (exponential moving "

@@ -144,7 +144,11 @@ def finetune_verdict(plan: list[Phase], run_dir: Path) -> dict[str, Any] | None:
     if not head or not tuned:
         return None
     won = best.get("phase") != plan[0].name
-    message = (f"Fine-tuning beat the head: best val_loss {min(tuned):.4f} against {min(head):.4f} for the head alone."
+    # the rule is validation loss (the best-epoch rule); accuracy is shown too, as it can disagree
+    accuracy = {e["val_loss"]: e.get("val_accuracy") for e in history if e.get("val_loss") is not None}
+    acc = lambda loss: f" (val_accuracy {accuracy[loss]:.4f})" if accuracy.get(loss) is not None else ""  # noqa: E731
+    message = (f"Fine-tuning beat the head on validation loss: {min(tuned):.4f}{acc(min(tuned))} against "
+               f"{min(head):.4f}{acc(min(head))} for the head alone; the final model is the fine-tuned one."
                if won else
                f"Fine-tuning did not beat the head (best val_loss {min(tuned):.4f} against {min(head):.4f}): "
                "the final model is the head-phase model.")
@@ -344,6 +348,12 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
                       f"while fine-tuning ({batchnorm['mode']}): {batchnorm['why']}.")
     else:
         batchnorm = None  # nothing unfrozen (or no BatchNorm): the choice changes nothing
+    averaging = None
+    if config.weight_averaging != "none" and not all(p.backbone_frozen for p in plan):
+        averaging = {"method": config.weight_averaging,
+                     "phases": [p.name for p in plan if not (p.backbone_frozen and phase_data is not None)]}
+        console.print(f"Weight averaging ({config.weight_averaging}) in phase(s) {', '.join(averaging['phases'])}: "
+                      "validation, the kept epoch and the saved model use the averaged weights.")
     options = engine_options(config, dm, classes)
     if decision is not None and decision.patience and config.early_stopping is None:
         options.early_stopping_patience = decision.patience  # auto's fine-tuning stops when it stops paying
@@ -375,6 +385,8 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
         info["augment"] = augment
         if batchnorm is not None:
             info["batchnorm"] = batchnorm
+        if averaging is not None:
+            info["weight_averaging"] = averaging
         if decision is not None:
             info["auto"] = decision.to_dict()
         write_json(run_dir / "model.json", info)
@@ -413,6 +425,9 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
                            phase_data=phase_data, on_phase_start=on_phase_start)
     finally:
         os.environ.pop(RUN_NAME_ENV, None)
+    if decision is not None and history and plan[0].backbone_frozen and history[0]["phase"] == plan[0].name:
+        # the head phase reused auto's extraction: show that pass's time with it, not the cache read's
+        history[0]["extract_seconds"] = max(history[0].get("extract_seconds") or 0.0, decision.facts.extract_seconds)
     from lightning.pytorch.utilities import rank_zero_only
 
     from .data.sources import val_inputs
@@ -445,8 +460,8 @@ def _train_run(config: RunConfig, *, resume_dir: str | Path | None, console: Con
     console.print(summary_table(history))
     if decision is not None:
         console.print(f"auto chose {decision.reasons}")
-    if verdict and not verdict["finetune_won"]:
-        console.print(f"[yellow]{verdict['message']}[/]")
+    if verdict:
+        console.print(f"[{'green' if verdict['finetune_won'] else 'yellow'}]{verdict['message']}[/]")
     headline = (f"mAP={metrics['val_map']:.4f}  micro_f1={metrics['micro_f1']:.4f}  exact_match" if "val_map" in metrics
                 else "val_accuracy")
     console.print(f"\n{headline}={metrics['val_accuracy']:.4f}  macro_f1={metrics['macro_f1']:.4f}  "

@@ -29,6 +29,9 @@ def test_ema_run_keeps_and_scores_the_averaged_weights(tmp_path: Path) -> None:
                        batch_size=6, num_workers=0, accelerator="cpu", devices=1, precision="32-true",
                        image_size=32, output_dir=str(tmp_path), name="ema", weight_averaging="ema")
     result = train_run(config)
+    from headstart.run_files import read_json
+
+    assert read_json(result.run_dir / "model.json")["weight_averaging"] == {"method": "ema", "phases": ["finetune"]}
     last = torch.load(result.run_dir / "checkpoints" / "phase0" / "last.ckpt", map_location="cpu", weights_only=True)
     averaged, raw = last["state_dict"], last["current_model_state"]  # Lightning's WeightAveraging keeps both
     key = "model.head.fc.weight"

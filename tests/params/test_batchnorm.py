@@ -62,6 +62,7 @@ def test_fine_tune_run_records_the_choice_and_keeps_the_statistics(tmp_path: Pat
     trained = _run(tmp_path, images, "train", strategy="fine-tune")  # weights none: auto re-estimates
     assert read_json(frozen / "model.json")["batchnorm"] == {"mode": "frozen", "why": "--batchnorm frozen"}
     assert read_json(trained / "model.json")["batchnorm"]["mode"] == "train"
+    assert "BatchNorm statistics kept as pretrained while fine-tuning (frozen)" in (frozen / "report.html").read_text()
     means = {name: [v for k, v in load_file(run / "model.safetensors").items() if k.endswith("running_mean")]
              for name, run in (("frozen", frozen), ("train", trained))}
     assert means["frozen"] and all(torch.count_nonzero(m) == 0 for m in means["frozen"])  # still the init's zeros

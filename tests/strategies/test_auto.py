@@ -43,8 +43,11 @@ def test_weak_probe_with_lots_of_data_means_full_fine_tuning() -> None:
 
 def test_time_budget_sizes_the_epochs_or_falls_back_to_the_head() -> None:
     timed = dict(seconds_per_step=0.5, steps_per_epoch=40, spent_s=10.0)  # 25 s per epoch with the 1.25 margin
-    assert epochs_that_fit(facts(budget_s=110.0, **timed), 5) == 4
-    decision = decide(facts(budget_s=110.0, **timed), 5)
+    # 115 s - 10 spent - 5 to finish (model, report) = 100 s: 4 epochs
+    assert epochs_that_fit(facts(budget_s=115.0, **timed), 5) == 4
+    # a final evaluation of 30 batches at a third of a step each (5 s) leaves 95 s: 3 epochs
+    assert epochs_that_fit(facts(budget_s=115.0, val_steps=30, **timed), 5) == 3
+    decision = decide(facts(budget_s=115.0, **timed), 5)
     assert decision.strategy == "two-phase" and decision.epochs == 4 and "4 epoch(s) fit" in decision.reasons
     assert decide(facts(budget_s=20.0, **timed), 5).strategy == "feature-extraction"
     assert epochs_that_fit(facts(), 7) == 7  # no budget: the configured epochs

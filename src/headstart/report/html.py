@@ -193,6 +193,10 @@ def _strategy_findings(run: RunFiles) -> list[tuple[str, str]]:
     auto = run.metrics.get("auto") or run.model.get("auto")
     if isinstance(auto, dict) and auto.get("reasons"):
         findings.append(("info", f"Strategy chosen by auto: {auto['reasons']}"))
+    batchnorm = run.model.get("batchnorm")
+    if isinstance(batchnorm, dict) and batchnorm.get("mode"):
+        kept = "kept as pretrained" if batchnorm["mode"] == "frozen" else "re-estimated"
+        findings.append(("info", f"BatchNorm statistics {kept} while fine-tuning ({batchnorm['mode']}): {batchnorm.get('why', '')}."))
     verdict = run.metrics.get("finetune_verdict")
     if isinstance(verdict, dict) and verdict.get("message"):
         findings.append(("good" if verdict.get("finetune_won") else "warn", str(verdict["message"])))
@@ -210,7 +214,7 @@ def _curve_findings(epochs: list[dict[str, Any]]) -> list[tuple[str, str]]:
     val_losses = [float(e["val_loss"]) for e in epochs]
     best = min(range(len(val_losses)), key=val_losses.__getitem__)
     if best < len(epochs) - 1 and val_losses[-1] > VAL_LOSS_RISE * val_losses[best]:
-        findings.append(("warn", f"Val loss was lowest at epoch {epochs[best].get('epoch', best)} ({val_losses[best]:.3f}) and rose to {val_losses[-1]:.3f}: later epochs made the model worse; stop earlier or keep the best checkpoint."))
+        findings.append(("warn", f"Val loss was lowest at epoch {epochs[best].get('epoch', best)} ({val_losses[best]:.3f}) and rose to {val_losses[-1]:.3f}: later epochs made the model worse. The run kept the lowest-val_loss epoch's weights; fewer epochs (or --early-stopping) would save the time."))
     if len(epochs) >= 2:
         before, now = float(epochs[-2]["train_loss"]), train
         if before > 0 and (before - now) / before > STILL_LEARNING and val <= val_losses[best] * VAL_LOSS_RISE:

@@ -34,6 +34,7 @@ MIN_HEADROOM = 0.02  # probe CV error below this: nothing left for fine-tuning t
 LARGE_PER_CLASS = 1000  # "lots of data": a weak probe then says the features need to change
 MAX_BUDGET_EPOCHS = 20  # a budget sizes fine-tuning up to this many epochs
 PATIENCE = 2  # fine-tuning stops after this many epochs without beating the best model so far
+FINISH_S = 5.0  # after training: saving the model, the final evaluation's bookkeeping, the report
 
 
 @dataclass
@@ -49,6 +50,8 @@ class AutoFacts:
     steps_per_epoch: int | None = None
     budget_s: float | None = None
     spent_s: float = 0.0
+    val_steps: int = 0  # batches in one validation pass (the final evaluation repeats one)
+    extract_seconds: float = 0.0  # the probe's extraction pass, which the head phase then reuses
     lora_capable: bool = False
     step_timing: str | None = None  # "timed" (real steps, with a budget) | "estimated" (from the extraction pass)
 
@@ -87,8 +90,16 @@ def epochs_that_fit(facts: AutoFacts, default_epochs: int) -> int:
     if facts.budget_s is None or not facts.seconds_per_step or not facts.steps_per_epoch:
         return default_epochs
     per_epoch = estimated_seconds(facts, 1)
-    left = facts.budget_s - facts.spent_s
-    return max(0, min(MAX_BUDGET_EPOCHS, math.floor(left / per_epoch)))
+    return max(0, min(MAX_BUDGET_EPOCHS, math.floor(time_left(facts) / per_epoch)))
+
+
+def time_left(facts: AutoFacts) -> float:
+    """Budget seconds left for fine-tuning epochs: what is spent, and what the run does after its last
+    epoch (a final evaluation pass, at about a third of a training step per batch, and
+    :data:`FINISH_S` for the model and the report), are taken off. Measured before this reserve:
+    text runs overran a budget by 13-15 % (docs/quality.md)."""
+    finish = (facts.seconds_per_step or 0.0) * facts.val_steps / 3 + FINISH_S
+    return (facts.budget_s or 0.0) - facts.spent_s - finish
 
 
 def decide(facts: AutoFacts, default_epochs: int) -> AutoDecision:
@@ -122,7 +133,7 @@ def _decide(facts: AutoFacts, default_epochs: int) -> AutoDecision:
     time_text = ""
     if facts.budget_s is not None and facts.seconds_per_step:
         time_text = (f" A fine-tuning step takes {facts.seconds_per_step:.2f} s ({facts.steps_per_epoch} per epoch); "
-                     f"{max(0.0, facts.budget_s - facts.spent_s):.0f} s of the {facts.budget_s:.0f} s budget are left")
+                     f"{max(0.0, time_left(facts)):.0f} s of the {facts.budget_s:.0f} s budget are left for it")
         if epochs < 1:
             return AutoDecision("feature-extraction", 1, (
                 f"feature-extraction: {data_text} and {probe_text}, but not one fine-tuning epoch fits the time "
@@ -274,10 +285,12 @@ def choose_strategy(config: Any, model: Any, dm: Any, phase_data: Any, started: 
         min_per_class=int(torch.bincount(train.labels, minlength=num_classes).min()),
         probe_cv_accuracy=probe.cv_accuracy, probe_seconds=round(time.perf_counter() - start, 2),
         budget_s=parse_duration(config.time_budget) if config.time_budget else None,
-        lora_capable=isinstance(model.backbone, HFTextBackbone))
+        lora_capable=isinstance(model.backbone, HFTextBackbone),
+        extract_seconds=round(float(getattr(features, "extraction_seconds", 0.0) or 0.0), 2))
     decision = decide(facts, config.epochs)
     if decision.strategy != "feature-extraction":
-        facts.steps_per_epoch = max(1, math.ceil(train.labels.shape[0] / config.batch_size))
+        facts.steps_per_epoch = max(1, train.labels.shape[0] // config.batch_size)  # the loader drops a last partial batch
+        facts.val_steps = math.ceil(features.datasets["val"].labels.shape[0] / config.batch_size)
         if facts.budget_s is not None:  # a budget sizes the epochs: time real steps
             facts.seconds_per_step = round(time_finetune_step(model, dm, trainer.precision_plugin.forward_context), 4)
             facts.step_timing = "timed"
