@@ -139,20 +139,25 @@ def finetune_verdict(plan: list[Phase], run_dir: Path) -> dict[str, Any] | None:
         return None
     state = read_json(run_dir / "state.json")
     best, history = state.get("best") or {}, state.get("history", [])
-    head = [e["val_loss"] for e in history if e["phase"] == plan[0].name and e.get("val_loss") is not None]
-    tuned = [e["val_loss"] for e in history if e["phase"] != plan[0].name and e.get("val_loss") is not None]
+    scored = [e for e in history if e.get("val_loss") is not None]
+    head = [e for e in scored if e["phase"] == plan[0].name]
+    tuned = [e for e in scored if e["phase"] != plan[0].name]
     if not head or not tuned:
         return None
     won = best.get("phase") != plan[0].name
-    # the rule is validation loss (the best-epoch rule); accuracy is shown too, as it can disagree
-    accuracy = {e["val_loss"]: e.get("val_accuracy") for e in history if e.get("val_loss") is not None}
-    acc = lambda loss: f" (val_accuracy {accuracy[loss]:.4f})" if accuracy.get(loss) is not None else ""  # noqa: E731
-    message = (f"Fine-tuning beat the head on validation loss: {min(tuned):.4f}{acc(min(tuned))} against "
-               f"{min(head):.4f}{acc(min(head))} for the head alone; the final model is the fine-tuned one."
+    best_head, best_tuned = (min(entries, key=lambda e: e["val_loss"]) for entries in (head, tuned))
+
+    def accuracy(entry: dict[str, Any]) -> str:  # the rule is validation loss; accuracy can disagree, so show it
+        return f" (val_accuracy {entry['val_accuracy']:.4f})" if entry.get("val_accuracy") is not None else ""
+
+    message = (f"Fine-tuning beat the head on validation loss: {best_tuned['val_loss']:.4f}{accuracy(best_tuned)} "
+               f"against {best_head['val_loss']:.4f}{accuracy(best_head)} for the head alone; the final model is "
+               "the fine-tuned one."
                if won else
-               f"Fine-tuning did not beat the head (best val_loss {min(tuned):.4f} against {min(head):.4f}): "
-               "the final model is the head-phase model.")
-    return {"finetune_won": won, "head_val_loss": min(head), "finetune_val_loss": min(tuned), "message": message}
+               f"Fine-tuning did not beat the head (best val_loss {best_tuned['val_loss']:.4f} against "
+               f"{best_head['val_loss']:.4f}): the final model is the head-phase model.")
+    return {"finetune_won": won, "head_val_loss": best_head["val_loss"], "finetune_val_loss": best_tuned["val_loss"],
+            "message": message}
 
 
 def class_weight_tensor(counts: list[int]) -> torch.Tensor:

@@ -109,3 +109,28 @@ def test_auto_lora_starts_from_the_probe_head_and_reloads(tmp_path: Path, monkey
     assert [e["phase"] for e in result.metrics["epochs"]] == ["lora"]
     predictor = Predictor.from_run(result.run_dir)
     assert len(predictor.predict(["a great superb movie"], top_k=1)) == 1
+
+
+def test_timing_steps_leaves_the_run_as_it_was(tmp_path: Path) -> None:
+    """Timing trains nothing and draws nothing: weights, modes, flags and every random stream are restored
+    (else an auto run with a budget would train unlike the same strategy forced, and unlike its resume)."""
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+    from test_feature_cache import datamodule, make_images, tiny_model
+
+    from headstart.strategies.auto import time_finetune_step
+
+    model, dm = tiny_model(), datamodule(make_images(tmp_path / "images", per_class=8))
+    model.batchnorm_stats = "frozen"
+    for p in model.head.parameters():
+        p.requires_grad_(False)
+    model.eval()
+    before = ({k: v.clone() for k, v in model.state_dict().items()}, [p.requires_grad for p in model.parameters()],
+              [m.training for m in model.modules()], torch.random.get_rng_state(), dm._generator.get_state())
+    assert time_finetune_step(model, dm, steps=2) > 0
+    after = (model.state_dict(), [p.requires_grad for p in model.parameters()], [m.training for m in model.modules()],
+             torch.random.get_rng_state(), dm._generator.get_state())
+    assert all(torch.equal(v, after[0][k]) for k, v in before[0].items())
+    assert before[1:3] == after[1:3]
+    assert torch.equal(before[3], after[3]) and torch.equal(before[4], after[4])

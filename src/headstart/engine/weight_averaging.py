@@ -19,7 +19,6 @@ from __future__ import annotations
 import torch
 from lightning.pytorch.callbacks import WeightAveraging
 
-WEIGHT_AVERAGING = ("none", "ema")
 MAX_DECAY = 0.9998  # timm's default EMA decay: reached only after thousands of steps
 
 

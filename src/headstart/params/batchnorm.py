@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from torch import nn
 
-BATCHNORM_MODES = ("auto", "frozen", "train")
-FROZEN_BELOW_PER_CLASS = 1000  # = strategies.auto.LARGE_PER_CLASS
+FROZEN_BELOW_PER_CLASS = 1000  # also auto's LARGE_PER_CLASS: one "lots of data" line for both rules
 
 
 def has_batchnorm(module: nn.Module) -> bool:

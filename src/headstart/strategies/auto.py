@@ -29,9 +29,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..params.batchnorm import FROZEN_BELOW_PER_CLASS
+
 MIN_PER_CLASS_TO_FINETUNE = 50  # smallest class; below it validation cannot tell a fine-tuning gain from noise (see 1.)
 MIN_HEADROOM = 0.02  # probe CV error below this: nothing left for fine-tuning to win
-LARGE_PER_CLASS = 1000  # "lots of data": a weak probe then says the features need to change
+LARGE_PER_CLASS = FROZEN_BELOW_PER_CLASS  # "lots of data": a weak probe then says the features need to change
 MAX_BUDGET_EPOCHS = 20  # a budget sizes fine-tuning up to this many epochs
 PATIENCE = 2  # fine-tuning stops after this many epochs without beating the best model so far
 FINISH_S = 5.0  # after training: saving the model, the final evaluation's bookkeeping, the report
@@ -203,50 +205,46 @@ def time_finetune_step(model: Any, dm: Any, precision_context: Any = None, steps
     for p in model.parameters():
         p.requires_grad_(True)
     model.train()
-    rng = torch.random.fork_rng(devices=[])
-    rng.__enter__()
-    loader = iter(dm.train_dataloader())
     times = []
-    try:
-        for i in range(steps + 1):  # the first step warms up (workers, allocator)
-            start = time.perf_counter()
-            try:
-                x, y = next(loader)
-            except StopIteration:
-                break
-            with precision_context() if precision_context else contextlib.nullcontext():
-                loss = F.cross_entropy(model(x).float(), y)
-            loss.backward()
-            model.zero_grad(set_to_none=True)
-            if i:
-                times.append(time.perf_counter() - start)
-    finally:
-        del loader  # its worker processes stop here
-        rng.__exit__(None, None, None)
-        if generator_state is not None:
-            generator.set_state(generator_state)
-        model.load_state_dict(state)
-        for n, p in model.named_parameters():
-            p.requires_grad_(flags[n])
-        for m, training in modes.items():
-            m.training = training
+    with torch.random.fork_rng(devices=[]):  # the global streams come back as they were
+        loader = iter(dm.train_dataloader())
+        try:
+            for i in range(steps + 1):  # the first step warms up (workers, allocator)
+                start = time.perf_counter()
+                try:
+                    x, y = next(loader)
+                except StopIteration:
+                    break
+                with precision_context() if precision_context else contextlib.nullcontext():
+                    loss = F.cross_entropy(model(x).float(), y)
+                loss.backward()
+                model.zero_grad(set_to_none=True)
+                if i:
+                    times.append(time.perf_counter() - start)
+        finally:
+            del loader  # its worker processes stop here
+            if generator_state is not None:
+                generator.set_state(generator_state)
+            model.load_state_dict(state)
+            for n, p in model.named_parameters():
+                p.requires_grad_(flags[n])
+            for m, training in modes.items():
+                m.training = training
     return sum(times) / len(times) if times else 0.0
 
 
-def step_estimate(features: Any, batch_size: int) -> float | None:
-    """Seconds per fine-tuning step from the extraction pass just done: a training step costs about
-    three forward passes (forward + a backward twice its cost). None when the features came from the
-    disk cache (no pass was timed).
+def step_estimate(extract_seconds: float, rows: int, batch_size: int) -> float | None:
+    """Seconds per fine-tuning step from the extraction pass just done (``rows`` items in
+    ``extract_seconds``): a training step costs about three forward passes (forward + a backward
+    twice its cost). None when the features came from the disk cache (no pass was timed).
 
     Why not time real steps here as with a budget: a few full backward passes before training
     measurably slowed the training that followed on CPU (epochs 25-40 % longer on the demo; cause
     not found), a price worth paying only when a budget needs the precise figure.
     """
-    seconds = float(getattr(features, "extraction_seconds", 0.0) or 0.0)
-    rows = sum(int(d.features.shape[0]) for d in features.datasets.values())
-    if seconds < 0.5 or not rows:
+    if extract_seconds < 0.5 or not rows:
         return None
-    return round(3 * seconds / rows * batch_size, 4)
+    return round(3 * extract_seconds / rows * batch_size, 4)
 
 
 def choose_strategy(config: Any, model: Any, dm: Any, phase_data: Any, started: float) -> AutoDecision:
@@ -295,7 +293,8 @@ def choose_strategy(config: Any, model: Any, dm: Any, phase_data: Any, started: 
             facts.seconds_per_step = round(time_finetune_step(model, dm, trainer.precision_plugin.forward_context), 4)
             facts.step_timing = "timed"
         else:  # only an estimate to print: from the extraction pass, at no cost
-            facts.seconds_per_step = step_estimate(features, config.batch_size)
+            rows = sum(int(d.features.shape[0]) for d in features.datasets.values())
+            facts.seconds_per_step = step_estimate(facts.extract_seconds, rows, config.batch_size)
             facts.step_timing = "estimated" if facts.seconds_per_step else None
         facts.spent_s = round(time.perf_counter() - started, 1)
         decision = decide(facts, config.epochs)
